@@ -1,0 +1,29 @@
+# The two commands a newcomer types: `make demo` and `make test`.
+# Both create .venv (once), install the package with the torch wheels that lie on this
+# machine's disk, and run.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TORCH  := torch==2.14.1 torchvision==0.29.1
+
+.PHONY: demo test install fidelity figures notebooks bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[test]' $(TORCH)
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/roofline analyze mnv4_conv_medium --hw pixel8_cpu
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info
