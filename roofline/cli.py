@@ -1,0 +1,260 @@
+"""The ``roofline`` command line: parse, call the library, render. Nothing else.
+
+Every user mistake surfaces as one line on stderr and exit code 2 (``RooflineError``);
+output files are written atomically, so a failed command leaves nothing half-written.
+Heavy imports (torch, pandas) happen inside the commands that need them, so ``--help`` and
+``hw list`` start fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import OutputError, RooflineError
+
+FORMATS = ["table", "csv", "json", "markdown"]
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+def fail(message: str) -> None:
+    """Print one error line and exit with code 2."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn RooflineError into one stderr line and exit code 2 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RooflineError as e:
+            fail(str(e))
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def check_output(path: str | None) -> None:
+    """Fail before any work when ``path`` cannot be written."""
+    if not path or path == "-":
+        return
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise OutputError(f"cannot write {path}: it is a directory; expected a file path")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"cannot write {path}: directory {parent} is not writable")
+
+
+def write_output(path: str | None, text: str | bytes) -> None:
+    """Write to ``path`` atomically (temp file + rename), or to stdout when no path."""
+    if not path or path == "-":
+        click.echo(text if isinstance(text, str) else text.decode(), nl=not str(text).endswith("\n"))
+        return
+    check_output(path)
+    p = Path(path)
+    data = text.encode() if isinstance(text, str) else text
+    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, p)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from e
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------- root
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="roofline")
+def main() -> None:
+    """Roofline analysis of neural networks: MACs and bytes per layer, hardware profiles,
+    predicted latency (the MobileNetV4 paper's model). 1 MAC = 2 FLOPs.
+
+    \b
+    roofline analyze mnv4_conv_medium --hw pixel8_cpu
+    roofline hw list
+    """
+
+
+# --------------------------------------------------------------------------- analyze
+
+
+@main.command()
+@click.argument("model")
+@click.option("--hw", "hw", default="pixel8_cpu", show_default=True,
+              help="Device id (`roofline hw list`), id:variant (pixel6_cpu:fitted) or a YAML file.")
+@click.option("--dtype", default=None, help="Analysis dtype (int8, fp16, bf16, fp32, ...); "
+              "default: the device's default dtype.")
+@click.option("--weight-dtype", default=None, help="Weight dtype when it differs (e.g. int4).")
+@click.option("--resolution", "-r", type=int, default=None,
+              help="Input resolution in pixels; default: the zoo's (paper's) or timm's.")
+@click.option("--batch", "-b", type=int, default=1, show_default=True)
+@click.option("--input-shape", default=None,
+              help="Explicit input shape, e.g. 1,3,224,224 (overrides --resolution/--batch).")
+@click.option("--fusion", type=click.Choice(["none", "tflite", "full"]), default="tflite",
+              show_default=True, help="What counts as one layer (see README).")
+@click.option("--top", "-k", type=int, default=10, show_default=True,
+              help="How many of the costliest layers to show.")
+@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="table",
+              show_default=True)
+@click.option("--output", "-o", default=None, help="Write to this file instead of stdout.")
+@user_errors
+def analyze(model: str, hw: str, dtype: str | None, weight_dtype: str | None,
+            resolution: int | None, batch: int, input_shape: str | None, fusion: str, top: int,
+            fmt: str, output: str | None) -> None:
+    """Per-layer MACs, bytes and predicted latency of MODEL on a device.
+
+    MODEL is a zoo name (`roofline zoo list`), any timm model name, or path/to/file.py:factory.
+    """
+    from .analysis import analyze as run
+    from .hardware import get_profile
+    from .report import render_analysis
+
+    check_output(output)
+    if top < 0:
+        raise RooflineError(f"--top must be >= 0, got {top}")
+    profile = get_profile(hw)  # unknown devices fail before the model is built
+    shape = parse_shape(input_shape) if input_shape else None
+    result = run(model, profile, dtype=dtype, weight_dtype=weight_dtype, resolution=resolution,
+                 batch=batch, fusion=fusion, input_shape=shape)
+    write_output(output, render_analysis(result, fmt, top))
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """'1,3,224,224' or '1x3x224x224' -> (1, 3, 224, 224)."""
+    parts = text.replace("x", ",").replace(" ", "").strip(",").split(",")
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        raise RooflineError(f"--input-shape {text!r} is not a shape; expected e.g. 1,3,224,224") from None
+    if not shape or any(d <= 0 for d in shape):
+        raise RooflineError(f"--input-shape {text!r} must be positive integers, e.g. 1,3,224,224")
+    return shape
+
+
+# --------------------------------------------------------------------------- hw
+
+
+@main.group()
+def hw() -> None:
+    """The hardware registry: list devices, show one with its sources."""
+
+
+@hw.command("list")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "csv", "json"]),
+              default="table", show_default=True)
+@click.option("--output", "-o", default=None, help="Write to this file instead of stdout.")
+@user_errors
+def hw_list(fmt: str, output: str | None) -> None:
+    """Every registered device at its default dtype (variants included)."""
+    from .hardware import list_profiles
+    from .report import render_table, si, to_json
+
+    check_output(output)
+    rows = []
+    for p in list_profiles():
+        r = p.roof()
+        rows.append({
+            "id": p.id, "kind": p.kind, "dtype": r.dtype,
+            "peak_macs_per_s": r.peak_macs_per_s, "mem_bw_bytes_per_s": r.mem_bw_bytes_per_s,
+            "ridge_point": r.ridge_point, "basis": "fitted" if p.fitted else _basis_label(p),
+            "name": p.name,
+        })
+    if fmt == "json":
+        text = to_json(rows)
+    elif fmt == "csv":
+        import csv
+        import io
+
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["id"])
+        w.writeheader()
+        w.writerows(rows)
+        text = buf.getvalue()
+    else:
+        table = [[r["id"], r["kind"], r["dtype"], si(r["peak_macs_per_s"], "MAC/s"),
+                  si(r["mem_bw_bytes_per_s"], "B/s"), f"{r['ridge_point']:.3g}", r["basis"],
+                  r["name"]] for r in rows]
+        text = render_table(table, ["id", "kind", "dtype", "peak", "DRAM bw", "ridge MACs/B",
+                                    "basis", "name"], "llllrrll")
+    write_output(output, text)
+
+
+def _basis_label(p: Any) -> str:
+    """'spec' unless the figures are measured or estimates: what a reader should trust."""
+    bases = {p.mem_bw_bytes_per_s.basis, *(f.basis for f in p.peak_macs_per_s.values())}
+    if "measured" in bases:
+        return "measured"
+    if "estimate" in bases:
+        return "spec+estimate"
+    return "spec"
+
+
+@hw.command("show")
+@click.argument("hardware_id")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@user_errors
+def hw_show(hardware_id: str, fmt: str) -> None:
+    """One device: every figure with its basis, source and note, and its ridge points."""
+    from .hardware import get_profile
+    from .report import si, to_json
+
+    p = get_profile(hardware_id)
+    if fmt == "json":
+        click.echo(to_json(p.to_dict()))
+        return
+    lines = [f"{p.id}: {p.name}{'  [FITTED]' if p.fitted else ''}", f"kind {p.kind}, default dtype "
+             f"{p.default_dtype}" + (f", file {p.path}" if p.path else "")]
+    if p.description:
+        lines += ["", *_wrap(p.description)]
+    lines += ["", "peak compute"]
+    for d, f in p.peak_macs_per_s.items():
+        lines.append(f"  {d:5} {si(f.value, 'MAC/s'):>14}  ridge {p.ridge_point(d):8.3g} MACs/B"
+                     f"  [{f.basis}] {f.note}")
+        lines.append(f"        {f.source}")
+    bw = p.mem_bw_bytes_per_s
+    lines += ["DRAM bandwidth", f"  {si(bw.value, 'B/s'):>20}  [{bw.basis}] {bw.note}",
+              f"        {bw.source}"]
+    for label, fig in (("on-chip memory", p.onchip_bytes),
+                       ("overhead per layer (s)", p.overhead_s_per_layer),
+                       ("compute efficiency", p.compute_efficiency),
+                       ("memory efficiency", p.memory_efficiency)):
+        if fig is not None:
+            lines += [label, f"  {fig.value:.4g}  [{fig.basis}] {fig.note}", f"        {fig.source}"]
+    if p.variants:
+        lines += ["", "variants: " + ", ".join(f"{p.id}:{v}" for v in p.variants)]
+    click.echo("\n".join(lines))
+
+
+def _wrap(text: str, width: int = 96) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(" ".join(text.split()), width)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
