@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable
@@ -145,7 +146,7 @@ def analyze(model: str, hw: str, dtype: str | None, weight_dtype: str | None,
 
 def parse_shape(text: str) -> tuple[int, ...]:
     """'1,3,224,224' or '1x3x224x224' -> (1, 3, 224, 224)."""
-    parts = text.replace("x", ",").replace(" ", "").strip(",").split(",")
+    parts = re.split(r"\s*[,x]\s*", text.strip())
     try:
         shape = tuple(int(p) for p in parts)
     except ValueError:

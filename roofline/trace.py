@@ -192,6 +192,7 @@ class _Recorder:
         self.keep: list[torch.Tensor] = []   # strong refs: ids stay unique during the trace
         self.values = itertools.count()
         self.stack: list[tuple[str, str]] = [("", "")]
+        self.last_entered = ""   # where a failing forward most likely failed
         self.suppress = 0
         self.static: dict[Any, _OpStatic] = {}
 
@@ -379,6 +380,7 @@ def trace(
             parent = rec.stack[-1][0]
             name = f"{parent}.{type(module).__name__}" if parent else type(module).__name__
         rec.stack.append((name, type(module).__name__))
+        rec.last_entered = name
 
     def post_hook(module: nn.Module, _args: Any, _out: Any) -> None:
         if len(rec.stack) > 1:
@@ -482,7 +484,7 @@ def _meta_call(model: nn.Module) -> tuple[Any, dict[str, torch.Tensor] | None,
 
 
 def _explain_failure(model: nn.Module, rec: _Recorder, e: Exception) -> str:
-    where = rec.stack[-1][0] or "the root module"
+    where = rec.last_entered or "the root module"
     msg = " ".join(str(e).split())
     name = type(model).__name__
     if any(s in msg for s in ("_local_scalar_dense", "meta tensors", "Cannot convert",
