@@ -22,7 +22,7 @@ from .model import layer_times, totals
 if TYPE_CHECKING:  # pragma: no cover
     import torch.nn as nn
 
-    from .trace import Trace
+    from .records import Trace
     from .zoo import ModelSource
 
 
@@ -120,17 +120,21 @@ def analyze(
     input_shape: Any = None,
     inputs: Any = None,
     kwargs: dict[str, Any] | None = None,
+    cache: bool = True,
 ) -> Analysis:
     """Analyse a model (zoo name, timm name, ``file.py:factory`` or an nn.Module) on a device.
 
     ``hw`` is a profile id (``"pixel8_cpu"``, ``"pixel6_cpu:fitted"``), a YAML path, a
     :class:`HardwareProfile` or a :class:`Roof`; without it only counts are returned.
-    ``dtype`` defaults to the device's default dtype (fp32 without a device).
+    ``dtype`` defaults to the device's default dtype (fp32 without a device). Traces of
+    named models are cached on disk (``cache.py``); ``cache=False`` traces afresh.
     """
     check_fusion(fusion)
     roof, profile, d = resolve_roof(hw, dtype)
     wd = canonical_dtype(weight_dtype) if weight_dtype else d
-    label, tr, meta = _trace(model, resolution, batch, input_shape, inputs, kwargs)
+    label, tr, meta = trace_model(model, resolution=resolution, batch=batch,
+                                  input_shape=input_shape, inputs=inputs, kwargs=kwargs,
+                                  cache=cache)
     layers = layer_table(tr, fusion=fusion, dtype=d, weight_dtype=wd)
     if roof is not None:
         layers = layer_times(layers, roof)
@@ -144,6 +148,43 @@ def analyze(
         input_shapes=[list(r.shape) for r in tr.inputs], unsupported=tr.unsupported(),
         coverage=tr.coverage(), roof=roof, profile=profile, ops_traced=len(tr.ops), **meta,
     )
+
+
+def trace_model(model: str | nn.Module, *, resolution: int | None = None, batch: int = 1,
+                input_shape: Any = None, inputs: Any = None,
+                kwargs: dict[str, Any] | None = None,
+                cache: bool = True) -> tuple[str, Trace, dict[str, Any]]:
+    """Resolve and trace a model: (label, trace, Analysis fields describing the source).
+
+    A named model traced from shapes alone is looked up in the trace cache first; a hit
+    imports neither torch nor timm.
+    """
+    from . import cache as trace_cache
+    from .zoo import check_batch, check_resolution, lookup
+
+    if resolution is not None:
+        check_resolution(resolution)
+    check_batch(batch)
+    cacheable = (cache and trace_cache.enabled() and isinstance(model, str)
+                 and inputs is None and kwargs is None)
+    if cacheable:
+        entry = lookup(model)
+        spec = entry.name if entry is not None else model.strip()
+        shape = [list(s) for s in input_shape] if _is_shape_list(input_shape) else input_shape
+        k = trace_cache.key(spec, resolution=resolution, batch=batch,
+                            input_shape=list(shape) if shape is not None else None)
+        hit = trace_cache.load(k)
+        if hit is not None:
+            tr, meta = hit
+            return meta.pop("label"), tr, meta
+    label, tr, meta = _trace(model, resolution, batch, input_shape, inputs, kwargs)
+    if cacheable:
+        trace_cache.store(k, tr, {"label": label, **meta})
+    return label, tr, meta
+
+
+def _is_shape_list(x: Any) -> bool:
+    return isinstance(x, (list, tuple)) and bool(x) and isinstance(x[0], (list, tuple))
 
 
 def _trace(model: Any, resolution: int | None, batch: int, input_shape: Any, inputs: Any,

@@ -122,10 +122,11 @@ def main() -> None:
 @click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="table",
               show_default=True)
 @click.option("--output", "-o", default=None, help="Write to this file instead of stdout.")
+@click.option("--no-cache", is_flag=True, help="Trace afresh instead of using the trace cache.")
 @user_errors
 def analyze(model: str, hw: str, dtype: str | None, weight_dtype: str | None,
             resolution: int | None, batch: int, input_shape: str | None, fusion: str, top: int,
-            fmt: str, output: str | None) -> None:
+            fmt: str, output: str | None, no_cache: bool) -> None:
     """Per-layer MACs, bytes and predicted latency of MODEL on a device.
 
     MODEL is a zoo name (`roofline zoo list`), any timm model name, or path/to/file.py:factory.
@@ -140,7 +141,7 @@ def analyze(model: str, hw: str, dtype: str | None, weight_dtype: str | None,
     profile = get_profile(hw)  # unknown devices fail before the model is built
     shape = parse_shape(input_shape) if input_shape else None
     result = run(model, profile, dtype=dtype, weight_dtype=weight_dtype, resolution=resolution,
-                 batch=batch, fusion=fusion, input_shape=shape)
+                 batch=batch, fusion=fusion, input_shape=shape, cache=not no_cache)
     write_output(output, render_analysis(result, fmt, top))
 
 
@@ -181,7 +182,7 @@ def hw_list(fmt: str, output: str | None) -> None:
         rows.append({
             "id": p.id, "kind": p.kind, "dtype": r.dtype,
             "peak_macs_per_s": r.peak_macs_per_s, "mem_bw_bytes_per_s": r.mem_bw_bytes_per_s,
-            "ridge_point": r.ridge_point, "basis": "fitted" if p.fitted else _basis_label(p),
+            "ridge_point": r.ridge_point, "basis": r.basis,
             "name": p.name,
         })
     if fmt == "json":
@@ -202,16 +203,6 @@ def hw_list(fmt: str, output: str | None) -> None:
         text = render_table(table, ["id", "kind", "dtype", "peak", "DRAM bw", "ridge MACs/B",
                                     "basis", "name"], "llllrrll")
     write_output(output, text)
-
-
-def _basis_label(p: Any) -> str:
-    """'spec' unless the figures are measured or estimates: what a reader should trust."""
-    bases = {p.mem_bw_bytes_per_s.basis, *(f.basis for f in p.peak_macs_per_s.values())}
-    if "measured" in bases:
-        return "measured"
-    if "estimate" in bases:
-        return "spec+estimate"
-    return "spec"
 
 
 @hw.command("show")
@@ -249,6 +240,35 @@ def hw_show(hardware_id: str, fmt: str) -> None:
     if p.variants:
         lines += ["", "variants: " + ", ".join(f"{p.id}:{v}" for v in p.variants)]
     click.echo("\n".join(lines))
+
+
+# --------------------------------------------------------------------------- cache
+
+
+@main.group("cache")
+def cache_group() -> None:
+    """The trace cache: repeated analyses skip tracing and never import torch."""
+
+
+@cache_group.command("info")
+@user_errors
+def cache_info() -> None:
+    """Where the cache lives, how many traces it holds and their size."""
+    from .cache import info
+    from .report import si
+
+    i = info()
+    state = "on" if i["enabled"] else "off (ROOFLINE_NO_CACHE is set)"
+    click.echo(f"{i['dir']}: {i['entries']} traces, {si(i['bytes'], 'B')}; cache {state}")
+
+
+@cache_group.command("clear")
+@user_errors
+def cache_clear() -> None:
+    """Delete every cached trace."""
+    from .cache import cache_dir, clear
+
+    click.echo(f"removed {clear()} cached traces from {cache_dir()}")
 
 
 def _wrap(text: str, width: int = 96) -> list[str]:

@@ -34,7 +34,7 @@ import pandas as pd
 from .dtypes import FLOATING, TORCH_ITEMSIZE, canonical_dtype, dtype_bytes
 from .errors import InputError, did_you_mean
 from .ops import BATCH_NORMS, CLAMP_ACTIVATIONS, MAC_KINDS
-from .trace import OpRecord, Ref, Trace
+from .records import OpRecord, Ref, Trace
 
 FUSION_POLICIES = ("none", "tflite", "full")
 

@@ -1,0 +1,134 @@
+"""On-disk cache of traces, so a repeated analysis never imports torch.
+
+A trace depends on the model spec, the input (resolution, batch or explicit shape), the
+model form, and the code that produced it: the versions of torch and timm (read from
+package metadata, without importing them) and a fingerprint of our own tracing code. All
+of that goes into the key; a change to any of it is a miss.
+
+Entries are gzip-compressed JSON (no pickle: a cache directory may be shared, and loading
+it must not run code). Writes go to a temporary file that is renamed into place, so
+concurrent runs never see half an entry; an entry that fails to decompress, parse or
+validate is deleted and rebuilt, never trusted.
+
+The directory is ``$ROOFLINE_CACHE_DIR``, else ``$XDG_CACHE_HOME/roofline``, else
+``~/.cache/roofline``. ``ROOFLINE_NO_CACHE=1`` turns the cache off.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import tempfile
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .records import Trace
+
+FORMAT = 1
+#: modules whose code decides what a trace contains
+_TRACE_CODE = ("trace.py", "ops.py", "records.py", "zoo.py")
+
+
+def cache_dir() -> Path:
+    """Where entries live (not created until something is written)."""
+    env = os.environ.get("ROOFLINE_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "roofline"
+
+
+def enabled() -> bool:
+    """False when ``ROOFLINE_NO_CACHE`` is set to a true value."""
+    return os.environ.get("ROOFLINE_NO_CACHE", "").strip().lower() not in ("1", "true", "yes")
+
+
+@lru_cache(maxsize=1)
+def _fingerprint() -> dict[str, str]:
+    here = Path(__file__).parent
+    code = hashlib.sha256()
+    for name in _TRACE_CODE:
+        code.update((here / name).read_bytes())
+    versions = {"roofline": __version__, "code": code.hexdigest()[:16]}
+    for pkg in ("torch", "timm"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = "none"
+    return versions
+
+
+def key(spec: str, **inputs: Any) -> str:
+    """The cache key of a model spec traced with the given input arguments."""
+    parts: dict[str, Any] = {"format": FORMAT, "spec": spec, "inputs": inputs,
+                             "versions": _fingerprint()}
+    if ":" in spec and spec.split(":", 1)[0].endswith(".py"):
+        path = Path(spec.rsplit(":", 1)[0])
+        if path.is_file():
+            parts["file"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:40]
+
+
+def _path(k: str) -> Path:
+    return cache_dir() / f"{k}.json.gz"
+
+
+def load(k: str) -> tuple[Trace, dict[str, Any]] | None:
+    """(trace, metadata) for a key, or None on a miss or a corrupt entry (then removed)."""
+    path = _path(k)
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            entry = json.load(f)
+        if entry.get("format") != FORMAT or entry.get("key") != k:
+            raise ValueError("stale or foreign entry")
+        return Trace.from_dict(entry["trace"]), dict(entry["meta"])
+    except FileNotFoundError:
+        return None
+    except Exception:  # corrupt, truncated, or written by something else: rebuild
+        path.unlink(missing_ok=True)
+        return None
+
+
+def store(k: str, trace: Trace, meta: dict[str, Any]) -> None:
+    """Write an entry atomically; a cache that cannot be written is silently skipped."""
+    directory = cache_dir()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json.gz")
+        try:
+            with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb",
+                                                            compresslevel=5) as f:
+                f.write(json.dumps({"format": FORMAT, "key": k, "meta": meta,
+                                    "trace": trace.to_dict()}).encode())
+            os.replace(tmp, _path(k))
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def clear() -> int:
+    """Delete every entry; returns how many were removed."""
+    n = 0
+    directory = cache_dir()
+    if directory.is_dir():
+        for p in directory.glob("*.json.gz"):
+            p.unlink(missing_ok=True)
+            n += 1
+        for p in directory.glob(".tmp-*"):
+            p.unlink(missing_ok=True)
+    return n
+
+
+def info() -> dict[str, Any]:
+    """Directory, number of entries and their total size in bytes."""
+    directory = cache_dir()
+    files = list(directory.glob("*.json.gz")) if directory.is_dir() else []
+    return {"dir": str(directory), "entries": len(files),
+            "bytes": sum(p.stat().st_size for p in files), "enabled": enabled()}
