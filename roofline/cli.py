@@ -277,5 +277,207 @@ def _wrap(text: str, width: int = 96) -> list[str]:
     return textwrap.wrap(" ".join(text.split()), width)
 
 
+# --------------------------------------------------------------------------- sweep / plot
+# Ridge-point sweeps and the paper's figures: presets.py (conventions), model.sweep (numbers),
+# plots.py (figures). Every table and figure names the preset that made it.
+
+_RP_HELP = ("Ridge points in MACs/byte: start:stop:step (stop included) or a list, e.g. "
+            "0:500:5 or 0,5,50,500.")
+_PRESET_HELP = ("Counting conventions: 'paper' (the MobileNetV4 figures: int8, weights+input "
+                "bytes of conv/dw/FC layers, 40 GB/s held) or 'default' (full layer table, "
+                "PeakMACs held).")
+_HOLD_HELP = ("How a ridge point becomes a device: hold the bandwidth (PeakMACs = RP x BW) or "
+              "hold PeakMACs (BW = PeakMACs / RP). Default: the preset's.")
+
+
+def _sweep_preset(preset: str, hw: str | None, hold: str | None, dtype: str | None) -> Any:
+    """The preset with --dtype/--hold applied and anchored to --hw; (preset, roof or None)."""
+    from .presets import check_hold, get_preset
+
+    p = get_preset(preset)
+    if dtype:
+        p = p.with_(dtype=dtype)
+    if hold:
+        p = p.with_(hold=check_hold(hold))
+    roof = None
+    if hw:
+        from .hardware import get_profile
+
+        roof = get_profile(hw).roof(p.dtype)
+        p = p.anchored(roof)
+    return p, roof
+
+
+def _sweep_tables(models: Any, preset: Any, roof: Any) -> dict[str, Any]:
+    """Layer tables of the models, traced at the preset's dtype and fusion (cached)."""
+    from .analysis import analyze
+
+    kwargs = preset.analyze_kwargs(roof)
+    return {m: analyze(m, **kwargs).layers for m in dict.fromkeys(models)}
+
+
+@main.command()
+@click.argument("models", nargs=-1, required=True)
+@click.option("--rp", default="0:500:5", show_default=True, help=_RP_HELP)
+@click.option("--preset", type=click.Choice(["default", "paper"]), default="default",
+              show_default=True, help=_PRESET_HELP)
+@click.option("--hw", default=None, help="Anchor the sweep to this device's PeakMACs "
+              "(--hold peak) or bandwidth (--hold bandwidth).")
+@click.option("--hold", type=click.Choice(["bandwidth", "peak"]), default=None, help=_HOLD_HELP)
+@click.option("--dtype", default=None, help="Override the preset's dtype (int8, fp16, ...).")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "csv", "json"]),
+              default="table", show_default=True)
+@click.option("--output", "-o", default=None, help="Write to this file instead of stdout.")
+@user_errors
+def sweep(models: tuple[str, ...], rp: str, preset: str, hw: str | None, hold: str | None,
+          dtype: str | None, fmt: str, output: str | None) -> None:
+    """Latency of MODELS at every ridge point: from compute-bound (RP 0, MAC counting) to
+    bandwidth-starved (RP 500, an accelerator).
+
+    \b
+    roofline sweep mnv4_conv_small mnv4_conv_medium --preset paper --rp 0,5,50,500
+    roofline sweep mnv4_conv_medium --hw pixel8_cpu --hold peak --format csv -o sweep.csv
+    """
+    from .presets import ridge_points
+
+    check_output(output)
+    grid = ridge_points(rp)
+    p, roof = _sweep_preset(preset, hw, hold, dtype)
+    df = p.sweep(_sweep_tables(models, p, roof), grid)
+    write_output(output, _render_sweep(df, p, fmt))
+
+
+def _render_sweep(df: Any, preset: Any, fmt: str) -> str:
+    """table: models x RPs in ms (long rows past 10 RPs); csv: tidy rows, latency in ms;
+    json: the preset and tidy rows in seconds."""
+    from dataclasses import asdict
+
+    from .report import render_table, si, to_json
+
+    if fmt == "json":
+        return to_json({
+            "roofline_version": __version__,
+            "preset": {**asdict(preset), "label": preset.label},
+            "units": {"rp": "MACs/byte", "latency_s": "seconds",
+                      "mac_equivalents": "sum_i max(macs_i, RP x bytes_i)"},
+            "rows": df.to_dict(orient="records"),
+        })
+    out = df.assign(latency_ms=df["latency_s"] * 1e3)
+    if fmt == "csv":
+        cols = ["model", "rp", "latency_ms", "mac_equivalents", "memory_bound_fraction",
+                "peak_macs_per_s", "mem_bw_bytes_per_s", "preset"]
+        return out[cols].to_csv(index=False, float_format="%.10g")
+    if preset.hold == "bandwidth":
+        device = (f"device at RP: PeakMACs = RP x {si(preset.mem_bw_bytes_per_s, 'B/s')}; "
+                  f"RP 0 = {si(preset.peak_macs_per_s, 'MAC/s')}, no memory term")
+    else:
+        device = (f"device at RP: PeakMACs {si(preset.peak_macs_per_s, 'MAC/s')}, "
+                  "bandwidth = PeakMACs / RP (infinite at RP 0)")
+    lines = [preset.label, device, ""]
+    grid = list(dict.fromkeys(out["rp"]))
+    if len(grid) <= 10:
+        lat = out.pivot(index="model", columns="rp", values="latency_ms").loc[
+            list(dict.fromkeys(out["model"]))]
+        mem = out.pivot(index="model", columns="rp", values="memory_bound_fraction").loc[lat.index]
+        heads = ["model", *(f"RP {r:g}" for r in grid)]
+        lines += ["predicted latency (ms)",
+                  render_table([[m, *(f"{v:.4g}" for v in row)] for m, row in
+                                zip(lat.index, lat.to_numpy())], heads),
+                  "", "share of the time in memory-bound layers",
+                  render_table([[m, *(f"{v:.0%}" for v in row)] for m, row in
+                                zip(mem.index, mem.to_numpy())], heads)]
+    else:
+        rows = [[r.model, f"{r.rp:g}", f"{r.latency_ms:.4g}", si(r.mac_equivalents),
+                 f"{r.memory_bound_fraction:.0%}"] for r in out.itertuples()]
+        lines.append(render_table(rows, ["model", "RP MACs/B", "latency ms", "MAC-equiv",
+                                         "memory-bound"], "lrrrr"))
+    return "\n".join(lines) + "\n"
+
+
+PLOT_KINDS = ["ridge", "pareto", "opcost", "roofline", "devices"]
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(PLOT_KINDS))
+@click.argument("models", nargs=-1)
+@click.option("--output", "-o", required=True, help="Figure file: .png, .svg or .pdf.")
+@click.option("--rp", default=None, help=_RP_HELP + " Default: 0:500:5 (ridge), 0,5,50,500 "
+              "(pareto), 5,500 (opcost).")
+@click.option("--preset", type=click.Choice(["default", "paper"]), default=None,
+              help=_PRESET_HELP + " Default: paper for ridge/pareto/opcost, default otherwise.")
+@click.option("--hw", "hws", multiple=True, help="ridge/pareto/opcost: anchor the sweep to "
+              "this device; roofline: the device (default pixel8_cpu); devices: the devices "
+              "to show (repeat; default all).")
+@click.option("--hold", type=click.Choice(["bandwidth", "peak"]), default=None, help=_HOLD_HELP)
+@click.option("--dtype", default=None, help="Override the preset's dtype (int8, fp16, ...).")
+@click.option("--title", default=None, help="Replace the figure's title.")
+@click.option("--dpi", type=click.IntRange(30, 600), default=150, show_default=True,
+              help="Resolution of PNG output.")
+@user_errors
+def plot(kind: str, models: tuple[str, ...], output: str, rp: str | None, preset: str | None,
+         hws: tuple[str, ...], hold: str | None, dtype: str | None, title: str | None,
+         dpi: int) -> None:
+    """Draw a figure into a file. KIND is one of:
+
+    \b
+    ridge     latency vs ridge point, one curve per model, registry devices marked
+    pareto    the paper's Fig. 2: latency vs top-1 at RP 0/5/50/500, Pareto front
+    opcost    the paper's Fig. 3: per-layer latency vs layer index at RP 5 and 500
+    roofline  one model on one device: attainable MACs/s vs intensity, a dot per layer
+    devices   one model's latency on every registered device, compute vs memory time
+
+    MODELS default to the paper's set for the figure (MobileNetV4 and its MobileNet
+    baselines; one model, MNv4-Conv-M, for roofline and devices).
+
+    \b
+    roofline plot pareto -o fig2.png
+    roofline plot roofline mnv4_conv_large --hw pixel8_edgetpu -o roof.svg
+    """
+    from pathlib import Path
+
+    from . import plots
+    from .errors import InputError
+    from .presets import ridge_points
+
+    check_output(output)
+    suffix = Path(output).suffix.lower()
+    if suffix not in plots.FORMATS:
+        raise InputError(f"cannot write {output}: expected a .png, .svg or .pdf file name")
+    if len(hws) > 1 and kind != "devices":
+        raise InputError(f"--hw takes one device for {kind} (several only for devices)")
+    if kind in ("roofline", "devices") and len(models) > 1:
+        raise InputError(f"{kind} draws one model; got {len(models)}")
+    defaults = {"ridge": plots.RIDGE_MODELS, "pareto": plots.FIG2_MODELS,
+                "opcost": plots.FIG3_MODELS, "roofline": (plots.ONE_MODEL,),
+                "devices": (plots.ONE_MODEL,)}
+    names = list(models)
+    if not names:
+        names, missing = plots.available(defaults[kind])
+        if missing:
+            click.echo(f"note: not in the zoo, left out: {', '.join(missing)}", err=True)
+        if not names:
+            raise InputError(f"none of the default models of {kind} is in the zoo; name models")
+    preset_name = preset or ("paper" if kind in ("ridge", "pareto", "opcost") else "default")
+    rp_default = {"ridge": "0:500:5", "pareto": "0,5,50,500", "opcost": "5,500"}
+    grid = ridge_points(rp or rp_default.get(kind, "0"))
+    hw = hws[0] if hws else None
+    if kind == "roofline":
+        p, _ = _sweep_preset(preset_name, None, hold, dtype)
+        fig = plots.roofline(names[0], hw or "pixel8_cpu", p, dtype=dtype, title=title)
+    elif kind == "devices":
+        p, _ = _sweep_preset(preset_name, None, hold, dtype)
+        fig = plots.devices(names[0], p, devices=list(hws) or None, title=title)
+    else:
+        p, roof = _sweep_preset(preset_name, hw, hold, dtype)
+        tables = _sweep_tables(names, p, roof)
+        if kind == "ridge":
+            fig = plots.ridge(tables, grid, p, highlight=hw, title=title)
+        elif kind == "pareto":
+            fig = plots.pareto(tables, grid, p, title=title)
+        else:
+            fig = plots.opcost(tables, grid, p, title=title)
+    write_output(output, plots.figure_bytes(fig, suffix, dpi=dpi))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -13,6 +13,7 @@ imports torch.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import numpy as np
@@ -71,3 +72,107 @@ def totals(layers: pd.DataFrame) -> dict[str, Any]:
             memory_bound_layers=int((layers["bound"] == "memory").sum()),
         )
     return out
+
+
+# --------------------------------------------------------------------------- ridge sweeps
+#
+# The hardware-independent form of Eq. 1: PeakMACs x ModelTime = sum_i max(macs_i, RP x
+# bytes_i), in MAC-equivalents. RP 0 is MAC counting. A ridge point becomes a device in one
+# of two ways ("hold"):
+#
+#   bandwidth   BW fixed, PeakMACs = RP x BW. RP 0 has no memory term and uses the anchor
+#               peak (the paper: 40 GB/s, and 200 GMAC/s at RP 0).
+#   peak        PeakMACs fixed, BW = PeakMACs / RP (infinite at RP 0).
+#
+# Either way latency = MAC-equivalents / PeakMACs(RP). A layer is memory-bound at RP when
+# RP x bytes > macs, i.e. when RP exceeds its intensity (compute-bound at equality, as in
+# ``layer_times``).
+
+HOLDS = ("bandwidth", "peak")
+
+
+def device_at(rps: np.ndarray, hold: str, peak_macs_per_s: float,
+              mem_bw_bytes_per_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """(PeakMACs/s, bandwidth B/s) per ridge point under a hold mode (see above)."""
+    rps = np.asarray(rps, dtype=float)
+    with np.errstate(divide="ignore"):
+        if hold == "bandwidth":
+            peak = np.where(rps > 0, rps * mem_bw_bytes_per_s, peak_macs_per_s)
+            bw = np.where(rps > 0, mem_bw_bytes_per_s, np.inf)
+        elif hold == "peak":
+            peak = np.full_like(rps, peak_macs_per_s)
+            bw = np.where(rps > 0, peak_macs_per_s / np.where(rps > 0, rps, 1.0), np.inf)
+        else:
+            raise ValueError(f"hold must be one of {HOLDS}, got {hold!r}")
+    return peak, bw
+
+
+def _as_grid(rps: Any) -> np.ndarray:
+    grid = np.atleast_1d(np.asarray(rps, dtype=float))
+    if grid.ndim != 1 or not np.all(np.isfinite(grid)) or np.any(grid < 0):
+        raise ValueError("ridge points must be a 1-D array of finite numbers >= 0")
+    return grid
+
+
+def sweep(tables: Mapping[str, pd.DataFrame], rps: Any, *, hold: str = "bandwidth",
+          peak_macs_per_s: float, mem_bw_bytes_per_s: float) -> pd.DataFrame:
+    """Latency of every model at every ridge point, as one tidy frame.
+
+    ``tables`` maps a model name to its layer table (``macs`` and ``bytes`` columns; apply a
+    preset first to choose which layers and bytes count). All layers of all models form one
+    (layers x ridge points) matrix of MAC-equivalents, summed per model with
+    ``np.add.reduceat``. Columns: ``model``, ``rp`` (MACs/byte), ``latency_s``,
+    ``mac_equivalents``, ``memory_bound_fraction`` (share of the time spent in memory-bound
+    layers), ``peak_macs_per_s`` and ``mem_bw_bytes_per_s`` (the device at that RP).
+    Rows are ordered by model (in ``tables`` order), then by ridge point.
+    """
+    grid = _as_grid(rps)
+    names = list(tables)
+    sizes = np.array([len(tables[n]) for n in names], dtype=np.int64)
+    if names and sizes.sum():
+        macs = np.concatenate([tables[n]["macs"].to_numpy(dtype=float) for n in names])
+        nbytes = np.concatenate([tables[n]["bytes"].to_numpy(dtype=float) for n in names])
+    else:
+        macs = nbytes = np.zeros(0)
+    eq, mem = _model_sums(macs, nbytes, sizes, grid)
+    peak, bw = device_at(grid, hold, peak_macs_per_s, mem_bw_bytes_per_s)
+    frac = np.divide(mem, eq, out=np.zeros_like(eq), where=eq > 0)
+    n, r = len(names), len(grid)
+    return pd.DataFrame({
+        "model": np.repeat(np.array(names, dtype=object), r),
+        "rp": np.tile(grid, n),
+        "latency_s": (eq / peak).ravel(),
+        "mac_equivalents": eq.ravel(),
+        "memory_bound_fraction": frac.ravel(),
+        "peak_macs_per_s": np.tile(peak, n),
+        "mem_bw_bytes_per_s": np.tile(bw, n),
+    })
+
+
+def _model_sums(macs: np.ndarray, nbytes: np.ndarray, sizes: np.ndarray,
+                grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(MAC-equivalents, memory-bound MAC-equivalents), each (models x ridge points)."""
+    out = np.zeros((len(sizes), len(grid)))
+    mem_out = np.zeros_like(out)
+    if not len(macs):
+        return out, mem_out
+    demand = nbytes[:, None] * grid[None, :]           # RP x bytes_i
+    eq = np.maximum(macs[:, None], demand)              # MAC-equivalents, layers x RPs
+    mem = np.where(demand > macs[:, None], eq, 0.0)     # the memory-bound part
+    nonempty = sizes > 0
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])[nonempty]
+    out[nonempty] = np.add.reduceat(eq, starts, axis=0)
+    mem_out[nonempty] = np.add.reduceat(mem, starts, axis=0)
+    return out, mem_out
+
+
+def layer_latencies(layers: pd.DataFrame, rps: Any, *, hold: str = "bandwidth",
+                    peak_macs_per_s: float, mem_bw_bytes_per_s: float) -> pd.DataFrame:
+    """Per-layer latency in seconds: one row per layer (the table's index), one column per
+    ridge point, ``max(macs_i / PeakMACs(RP), bytes_i / BW(RP))``."""
+    grid = _as_grid(rps)
+    peak, _ = device_at(grid, hold, peak_macs_per_s, mem_bw_bytes_per_s)
+    macs = layers["macs"].to_numpy(dtype=float)
+    nbytes = layers["bytes"].to_numpy(dtype=float)
+    eq = np.maximum(macs[:, None], nbytes[:, None] * grid[None, :])
+    return pd.DataFrame(eq / peak[None, :], index=layers.index, columns=pd.Index(grid, name="rp"))

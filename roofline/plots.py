@@ -1,0 +1,681 @@
+"""Figures: ridge-point sweeps, the MobileNetV4 paper's Figs. 2 and 3, roofline and device charts.
+
+Each function returns a :class:`matplotlib.figure.Figure` built without pyplot (no global
+state, no display needed; ``fig.savefig(path)`` writes PNG, SVG or PDF). Every figure is
+titled, its axes carry units, its legend sits outside the data, and its footer names the
+preset that produced the numbers (:mod:`roofline.presets`).
+
+- :func:`ridge`    latency vs ridge point, one curve per model, registry devices marked;
+- :func:`pareto`   Fig. 2: latency vs top-1 at each ridge point, one line per family;
+- :func:`opcost`   Fig. 3: per-layer latency vs layer index, coloured by op class;
+- :func:`roofline` one model on one device: attainable MACs/s vs intensity, a dot per layer;
+- :func:`devices`  one model on every registered device, compute- vs memory-bound time.
+
+Models are given as a mapping ``name -> layer table`` (traced at the preset's dtype and
+fusion) or as a list of names, which are traced here (zoo, timm or ``file.py:factory``).
+Colours are Okabe-Ito (colour-blind safe); a family keeps its colour in every figure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib import rc_context
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, NullFormatter
+
+from .errors import InputError
+from .model import layer_times
+from .presets import DEFAULT, OP_CLASSES, PAPER, PAPER_PANELS, Preset, get_preset, op_class
+
+# --------------------------------------------------------------------------- defaults
+
+#: the paper's Fig. 2 models: MobileNetV4 and its MobileNet baselines (width multipliers)
+FIG2_MODELS = (
+    "mnv4_conv_small", "mnv4_conv_medium", "mnv4_conv_large",
+    "mobilenetv3_large_050", "mobilenetv3_large_100", "mobilenetv3_large_150",
+    "mobilenetv2_050", "mobilenetv2_100", "mobilenetv2_150", "mobilenetv2_200",
+    "mobilenetv1_100", "mobilenetv1_150",
+)
+#: the paper's Fig. 3 columns: V1-1.5x, V2-1.5x, V3-L-1.5x, MNv4-Conv-M
+FIG3_MODELS = ("mobilenetv1_150", "mobilenetv2_150", "mobilenetv3_large_150", "mnv4_conv_medium")
+FIG2_RPS = (0.0, 5.0, 50.0, 500.0)
+FIG3_RPS = (5.0, 500.0)
+SWEEP_RPS = np.arange(0.0, 501.0, 5.0)
+RIDGE_MODELS = FIG3_MODELS
+ONE_MODEL = "mnv4_conv_medium"
+
+# Okabe & Ito (2008), "Color Universal Design"
+OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000",
+             "#F0E442")
+_FAMILY_COLORS = {
+    "MobileNetV4": "#D55E00", "MobileNetV3": "#0072B2", "MobileNetV2": "#009E73",
+    "MobileNetV1": "#E69F00", "MobileOne": "#56B4E9", "FastViT": "#CC79A7",
+    "EfficientViT": "#000000", "ConvNeXt": "#7F7F7F", "EfficientNet": "#B59A00",
+}
+_FAMILY_MARKERS = {"MobileNetV4": "o", "MobileNetV3": "s", "MobileNetV2": "^",
+                   "MobileNetV1": "D", "MobileOne": "v", "FastViT": "P", "EfficientViT": "X",
+                   "ConvNeXt": "h", "EfficientNet": "*"}
+_SPARE_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h", "*", "<", ">")
+_LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)))
+OP_COLORS = {"Conv2D": "#0072B2", "DW-Conv2D": "#E69F00", "FC": "#009E73",
+             "attention": "#CC79A7", "other": "#999999"}
+_INK = "#333333"
+_MUTED = "#777777"
+
+
+def family_color(family: str | None) -> str:
+    """The colour of a model family (stable across figures and runs)."""
+    if family in _FAMILY_COLORS:
+        return _FAMILY_COLORS[family]
+    key = sum(map(ord, family or "")) % len(OKABE_ITO)
+    return OKABE_ITO[key]
+
+
+def family_marker(family: str | None) -> str:
+    """The marker of a model family (a second cue besides colour)."""
+    if family in _FAMILY_MARKERS:
+        return _FAMILY_MARKERS[family]
+    return _SPARE_MARKERS[sum(map(ord, family or "")) % len(_SPARE_MARKERS)]
+
+
+# --------------------------------------------------------------------------- model data
+
+
+def model_info(name: str) -> dict[str, Any]:
+    """Display name, family and published top-1 of a model (zoo metadata where it exists)."""
+    from .zoo import lookup
+
+    entry = lookup(name)
+    if entry is None:
+        return {"name": name, "display": name, "family": name, "top1": None}
+    display = next((a for a in entry.aliases if any(c.isupper() for c in a)), entry.name)
+    return {"name": entry.name, "display": display, "family": entry.family,
+            "top1": entry.published.top1 if entry.published else None}
+
+
+def tables_for(models: Mapping[str, pd.DataFrame] | Iterable[str] | str, preset: Preset,
+               roof: Any = None) -> dict[str, pd.DataFrame]:
+    """Layer tables for models: a mapping is returned as is; names are traced (on meta) at
+    the preset's dtype and fusion."""
+    if isinstance(models, Mapping):
+        return dict(models)
+    if isinstance(models, str):
+        models = [models]
+    from .analysis import analyze
+
+    kwargs = preset.analyze_kwargs(roof)
+    return {m: analyze(m, **kwargs).layers for m in models}
+
+
+def available(models: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(models in the zoo, models not in it yet): default model sets degrade gracefully."""
+    from .zoo import lookup
+
+    names = list(models)
+    return [m for m in names if lookup(m)], [m for m in names if not lookup(m)]
+
+
+# --------------------------------------------------------------------------- styling
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), layout="constrained", dpi=100)
+    return fig
+
+
+def _style(ax: Axes) -> None:
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(True, which="major", color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+    ax.tick_params(labelsize=9, colors=_INK)
+
+
+def _footer(fig: Figure, *lines: str) -> None:
+    """Small grey lines under the figure: the preset and notes (never over the data)."""
+    import textwrap
+
+    width_chars = int(fig.get_size_inches()[0] * 72 / (8 * 0.56))
+    wrapped = [w for line in lines if line for w in textwrap.wrap(line, width_chars)]
+    if not wrapped:
+        return
+    text = "\n".join(wrapped)
+    n = len(wrapped)
+    height_in = fig.get_size_inches()[1]
+    frac = min(0.25, (0.16 * n + 0.08) / height_in)
+    fig.get_layout_engine().set(rect=(0, frac, 1, 1 - frac))
+    fig.text(0.01, frac * 0.45, text, ha="left", va="center", fontsize=8, color=_MUTED)
+
+
+def _ms(seconds: float) -> str:
+    v = seconds * 1e3
+    if v >= 100:
+        return f"{v:.0f} ms"
+    if v >= 1:
+        return f"{v:.3g} ms"
+    return f"{v * 1e3:.3g} \u00b5s"
+
+
+def _rp_name(rp: float) -> str:
+    name = PAPER_PANELS.get(float(rp))
+    return f"RP {rp:g} ({name})" if name else f"RP {rp:g}"
+
+
+def _plain_log_formatter(ax: Axes, axis: str = "x") -> None:
+    fmt = FuncFormatter(lambda v, _: f"{v:g}")
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_formatter(fmt)
+    target.set_minor_formatter(NullFormatter())
+
+
+def _model_styles(names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Colour by family, line style and marker by member within the family."""
+    seen: dict[str, int] = {}
+    out = {}
+    for n in names:
+        info = model_info(n)
+        k = seen.get(info["family"], 0)
+        seen[info["family"]] = k + 1
+        out[n] = {**info, "color": family_color(info["family"]),
+                  "linestyle": _LINESTYLES[k % len(_LINESTYLES)],
+                  "marker": family_marker(info["family"])}
+    return out
+
+
+def _preset_line(preset: Preset) -> str:
+    return preset.label
+
+
+# --------------------------------------------------------------------------- ridge
+
+
+def _registry_devices(preset: Preset) -> list[tuple[str, float, bool]]:
+    """(label, ridge point, fitted) of every base device and every fitted variant."""
+    from .hardware import list_profiles
+
+    out = []
+    for p in list_profiles():
+        if p.variant is not None and not p.fitted:
+            continue
+        dtype = preset.dtype if preset.dtype in p.dtypes else p.default_dtype
+        out.append((p.id, float(p.ridge_point(dtype)), bool(p.fitted)))
+    return out
+
+
+def ridge(models: Mapping[str, pd.DataFrame] | Iterable[str] = RIDGE_MODELS,
+          rps: Sequence[float] | np.ndarray = SWEEP_RPS, preset: Preset | str = PAPER, *,
+          devices: Sequence[tuple[str, float, bool]] | None = None,
+          highlight: str | None = None, title: str | None = None) -> Figure:
+    """Predicted latency vs ridge point, one curve per model (log latency, symlog RP).
+
+    The paper's panel points (RP 0/5/50/500) are marked; ``devices`` (default: every
+    registered device and fitted variant) are drawn as ticks at their ridge points in a strip
+    above the curves. ``highlight`` names a device id to emphasise (the ``--hw`` anchor).
+    """
+    preset = get_preset(preset)
+    tables = tables_for(models, preset)
+    grid = np.asarray(rps, dtype=float)
+    df = preset.sweep(tables, grid)
+    styles = _model_styles(list(tables))
+    fig = _figure(10, 7)
+    strip, ax = fig.subplots(2, 1, sharex=True, height_ratios=[1.5, 5])
+    _style(ax)
+    for name, part in df.groupby("model", sort=False):
+        s = styles[name]
+        (line,) = ax.plot(part["rp"], part["latency_s"] * 1e3, color=s["color"],
+                          linestyle=s["linestyle"], linewidth=2, label=s["display"],
+                          marker=s["marker"] if len(part) <= 12 else None, markersize=5)
+        line.set_gid(f"model:{name}")
+    ax.set_yscale("log")
+    lo, hi = float(grid.min()), float(grid.max())
+    ax.set_xscale("symlog", linthresh=5, linscale=0.5)
+    ax.set_xlim(lo, hi * 1.02 if hi > 0 else 1)
+    ticks = [t for t in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+             if lo <= t <= hi]
+    ax.set_xticks(ticks)
+    _plain_log_formatter(ax, "x")
+    _plain_log_formatter(ax, "y")
+    ax.set_xlabel("Ridge point (MACs/byte)  \u2014  compute-bound \u2190 \u2192 bandwidth-starved")
+    ax.set_ylabel("Predicted roofline latency (ms)")
+    for rp, name in PAPER_PANELS.items():
+        if lo <= rp <= hi:
+            ax.axvline(rp, color="#bbbbbb", linestyle="--", linewidth=1, zorder=0)
+            ax.annotate(name, (rp, 1), xycoords=("data", "axes fraction"), xytext=(0, 3),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=8,
+                        color=_MUTED)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=9,
+              title="model", title_fontsize=9)
+
+    devs = _registry_devices(preset) if devices is None else list(devices)
+    outside = _device_strip(strip, devs, lo, hi, highlight)
+    notes = [_preset_line(preset)]
+    notes.append("Devices: ridge point at the preset's dtype where the device has it, else at "
+                 "its default dtype."
+                 + (f" Beyond the axis: {', '.join(outside)}." if outside else ""))
+    _footer(fig, *notes)
+    fig.suptitle(title or "Predicted latency vs ridge point", fontsize=13, color=_INK)
+    return fig
+
+
+def _device_strip(ax: Axes, devs: Sequence[tuple[str, float, bool]], lo: float, hi: float,
+                  highlight: str | None) -> list[str]:
+    """Ticks at the devices' ridge points with stacked labels: no label overlaps another
+    and no tick crosses a label (labels read left to right from their tick)."""
+    ax.set_yticks([])
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    ax.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
+    ax.set_title("Registered devices at their ridge points (dashed: the paper's fitted RP)",
+                 fontsize=8, color=_MUTED, loc="left")
+    inside = sorted((d for d in devs if lo <= d[1] <= hi), key=lambda d: d[1])
+    outside = [f"{d[0]} ({d[1]:.0f})" for d in devs if not lo <= d[1] <= hi]
+    fig = ax.get_figure()
+    fig.draw_without_rendering()  # settle the layout: the x transform is final from here
+    to_frac = ax.transAxes.inverted()
+    frac = [float(to_frac.transform(ax.transData.transform((d[1], 0)))[0]) for d in inside]
+    groups: list[list[int]] = []          # devices closer than a text line share one label
+    for i, x in enumerate(frac):
+        if groups and x - frac[groups[-1][0]] < 0.008:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    axes_w = ax.get_window_extent().width / fig.dpi
+    char = 7 * 0.6 / 72 / axes_w          # one 7-pt character in axes fraction
+    # Right to left, each label takes the lowest row above every tick it would cover and
+    # clear of the labels beside it; labels may run into the empty margin on the right.
+    placed: list[tuple[float, float, float, int]] = []   # (tick x, label from, label to, row)
+    labels = []
+    for g in reversed(groups):
+        text = _join_ids([inside[i][0] for i in g])
+        a = frac[g[0]]
+        b = a + (len(text) + 1) * char
+        row = max([r + 1 for t, _, _, r in placed if a <= t <= b], default=0)
+        while any(r == row and pa < b and a < pb for _, pa, pb, r in placed):
+            row += 1
+        placed.append((a, a, b, row))
+        labels.append((g, text, row))
+    n_rows = max((r for *_, r in placed), default=0) + 1
+    ax.set_ylim(0, n_rows + 0.3)
+    for g, text, row in labels:
+        y = row + 0.7
+        strong = highlight is not None and any(inside[i][0] == highlight for i in g)
+        fitted = all(inside[i][2] for i in g)
+        color = _INK if strong else ("#0072B2" if fitted else _MUTED)
+        for i in g:
+            ax.plot([inside[i][1]] * 2, [0, y], color=color, linewidth=0.8,
+                    linestyle="--" if inside[i][2] else "-")
+        t = ax.text(inside[g[0]][1], y, " " + text, fontsize=7, color=color, ha="left",
+                    va="center", fontweight="bold" if strong else "normal")
+        t.set_in_layout(False)
+    return outside
+
+
+def _join_ids(ids: Sequence[str]) -> str:
+    """'pixel8_edgetpu', 'pixel8_edgetpu:fitted' -> 'pixel8_edgetpu, :fitted'."""
+    out: list[str] = []
+    for i in ids:
+        base = i.split(":", 1)[0]
+        if ":" in i and any(o.split(":", 1)[0] == base for o in out):
+            out.append(":" + i.split(":", 1)[1])
+        else:
+            out.append(i)
+    return " / ".join(out).replace(" / :", ", :")
+
+
+# --------------------------------------------------------------------------- pareto (Fig. 2)
+
+
+def pareto_front(latency: Sequence[float], top1: Sequence[float]) -> np.ndarray:
+    """Boolean mask of the models no other model beats on both latency and top-1."""
+    lat = np.asarray(latency, dtype=float)
+    acc = np.asarray(top1, dtype=float)
+    front = np.ones(len(lat), dtype=bool)
+    for i in range(len(lat)):
+        better = (lat <= lat[i]) & (acc >= acc[i]) & ((lat < lat[i]) | (acc > acc[i]))
+        front[i] = not better.any()
+    return front
+
+
+def pareto(models: Mapping[str, pd.DataFrame] | Iterable[str] = FIG2_MODELS,
+           rps: Sequence[float] = FIG2_RPS, preset: Preset | str = PAPER, *,
+           title: str | None = None) -> Figure:
+    """The paper's Fig. 2: predicted latency (log x) vs ImageNet top-1, one panel per ridge
+    point, one line per family, the Pareto front (across all models) ringed and stepped.
+
+    Models without a published top-1 are left out (named in the footer).
+    """
+    preset = get_preset(preset)
+    tables = tables_for(models, preset)
+    styles = _model_styles(list(tables))
+    missing = [styles[m]["display"] for m in tables if styles[m]["top1"] is None]
+    tables = {m: t for m, t in tables.items() if styles[m]["top1"] is not None}
+    if not tables:
+        raise InputError("pareto needs models with a published top-1 (zoo models); none given")
+    grid = [float(r) for r in rps]
+    df = preset.sweep(tables, grid)
+    df["top1"] = df["model"].map(lambda m: styles[m]["top1"])
+    df["family"] = df["model"].map(lambda m: styles[m]["family"])
+    fig = _figure(3.4 * len(grid) + 1.2, 4.6)
+    axes = np.atleast_1d(fig.subplots(1, len(grid), sharey=True))
+    families = list(dict.fromkeys(df["family"]))
+    for ax, rp in zip(axes, grid):
+        _style(ax)
+        part = df[df["rp"] == rp].copy()
+        part["latency_ms"] = part["latency_s"] * 1e3
+        front = pareto_front(part["latency_ms"], part["top1"])
+        f = part[front].sort_values("latency_ms")
+        ax.step(f["latency_ms"], f["top1"], where="post", color="#d0d0d0", linewidth=3,
+                zorder=1, solid_capstyle="round", gid="pareto-front")
+        for fam in families:
+            members = part[part["family"] == fam].sort_values("latency_ms")
+            ax.plot(members["latency_ms"], members["top1"], color=family_color(fam),
+                    linewidth=1.5, zorder=2, gid=f"family:{fam}")
+        for (_, row), on_front in zip(part.iterrows(), front):
+            s = styles[row["model"]]
+            ax.scatter([row["latency_ms"]], [row["top1"]], s=42, color=s["color"],
+                       marker=s["marker"], zorder=3, edgecolors="black" if on_front else "white",
+                       linewidths=1.2 if on_front else 0.5, gid=f"model:{row['model']}")
+        ax.set_xscale("log")
+        _log_ticks(ax, part["latency_ms"])
+        name = PAPER_PANELS.get(rp)
+        ax.set_title(f"{name}\nRP = {rp:g} MACs/byte" if name else f"RP = {rp:g} MACs/byte",
+                     fontsize=10, color=_INK)
+        ax.set_xlabel("Predicted roofline latency (ms)", fontsize=9)
+    axes[0].set_ylabel("ImageNet-1k top-1 (%)", fontsize=10)
+    handles = [Line2D([], [], color=family_color(f), marker=family_marker(f), linewidth=1.5,
+                      markersize=6, label=f) for f in families]
+    handles.append(Line2D([], [], color="#d0d0d0", linewidth=3, label="Pareto front"))
+    handles.append(Line2D([], [], linestyle="", marker="o", markerfacecolor="white",
+                          markeredgecolor="black", label="on the front"))
+    fig.legend(handles=handles, loc="outside right center", frameon=False, fontsize=9)
+    notes = [_preset_line(preset), "Top-1: as published (zoo metadata); latency: this toolkit's "
+             "roofline of the traced model."]
+    if missing:
+        notes.append("Left out (no published top-1): " + ", ".join(missing))
+    _footer(fig, *notes)
+    fig.suptitle(title or "Roofline latency vs accuracy (MobileNetV4 Fig. 2)", fontsize=13,
+                 color=_INK)
+    return fig
+
+
+def _log_ticks(ax: Axes, values: Iterable[float]) -> None:
+    """Plain-number ticks on a log axis spanning ``values`` (1-2-5 steps)."""
+    v = np.asarray([x for x in values if x > 0], dtype=float)
+    if not len(v):
+        return
+    lo, hi = v.min() / 1.25, v.max() * 1.25
+    ax.set_xlim(lo, hi)
+    ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)) - 1,
+                                           math.ceil(math.log10(hi)) + 1)
+             for m in (1, 2, 5) if lo <= m * 10.0 ** e <= hi]
+    if len(ticks) < 3:
+        ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)) - 1,
+                                               math.ceil(math.log10(hi)) + 1)
+                 for m in (1, 1.5, 2, 3, 5, 7) if lo <= m * 10.0 ** e <= hi]
+    ax.set_xticks(ticks)
+    _plain_log_formatter(ax, "x")
+
+
+# --------------------------------------------------------------------------- opcost (Fig. 3)
+
+
+def opcost(models: Mapping[str, pd.DataFrame] | Iterable[str] = FIG3_MODELS,
+           rps: Sequence[float] = FIG3_RPS, preset: Preset | str = PAPER, *,
+           title: str | None = None) -> Figure:
+    """The paper's Fig. 3: per-layer predicted latency (us) vs layer index, one row per
+    ridge point and one column per model, bars coloured by op class (Conv2D, DW-Conv2D, FC,
+    attention, other). Rows share their y axis, so models compare at a glance."""
+    preset = get_preset(preset)
+    tables = tables_for(models, preset)
+    grid = [float(r) for r in rps]
+    names = list(tables)
+    if not names:
+        raise InputError("opcost needs at least one model")
+    styles = _model_styles(names)
+    fig = _figure(3.3 * len(names) + 0.8, 2.6 * len(grid) + 1.2)
+    axes = np.atleast_2d(fig.subplots(len(grid), len(names), sharey="row", squeeze=False))
+    used: set[str] = set()
+    for j, name in enumerate(names):
+        applied = preset.apply(tables[name])
+        classes = op_class(applied).to_numpy()
+        used |= set(classes)
+        lat = preset.layer_latencies(tables[name], grid).to_numpy() * 1e6
+        x = np.arange(len(applied))
+        colors = [OP_COLORS[c] for c in classes]
+        for i, rp in enumerate(grid):
+            ax = axes[i, j]
+            _style(ax)
+            ax.grid(False, axis="x")
+            bars = ax.bar(x, lat[:, i], width=0.85, color=colors, linewidth=0,
+                          gid=f"model:{name}")
+            bars.set_label(f"model:{name}")
+            ax.set_xlim(-1, len(x))
+            total = lat[:, i].sum() / 1e6
+            head = f"{styles[name]['display']}\n" if i == 0 else ""
+            ax.set_title(f"{head}total {_ms(total)}", fontsize=9, color=_INK)
+            if j == 0:
+                ax.set_ylabel(f"{_rp_name(rp)}\nlatency (\u00b5s)", fontsize=9)
+            if i == len(grid) - 1:
+                ax.set_xlabel("Layer index", fontsize=9)
+    handles = [Patch(color=OP_COLORS[c], label=c) for c in OP_CLASSES if c in used]
+    fig.legend(handles=handles, loc="outside right upper", frameon=False, fontsize=9,
+               title="op class", title_fontsize=9)
+    notes = [_preset_line(preset),
+             "FC includes 1x1 convs on a 1x1 input (after global pooling, squeeze-excite)."]
+    _footer(fig, *notes)
+    fig.suptitle(title or "Op cost vs ridge point (MobileNetV4 Fig. 3)", fontsize=13,
+                 color=_INK)
+    return fig
+
+
+# --------------------------------------------------------------------------- roofline chart
+
+
+def roofline(model: Mapping[str, pd.DataFrame] | str = ONE_MODEL, hw: Any = "pixel8_cpu",
+             preset: Preset | str = DEFAULT, *, dtype: str | None = None,
+             title: str | None = None) -> Figure:
+    """The classic roofline of one model on one device: attainable MACs/s vs operational
+    intensity (log-log), the roof, the ridge point, and a dot per layer at its achieved
+    MACs/s (MACs / predicted time), its area proportional to its share of the time."""
+    from .analysis import resolve_roof
+
+    preset = get_preset(preset)
+    roof, _, d = resolve_roof(hw, dtype or preset.dtype)
+    preset = preset.with_(dtype=d).anchored(roof)
+    tables = tables_for(model if isinstance(model, Mapping) else [model], preset, roof)
+    if len(tables) != 1:
+        raise InputError(f"the roofline chart shows one model; got {len(tables)}")
+    name, table = next(iter(tables.items()))
+    layers = layer_times(preset.apply(table), roof)
+    total = float(layers["latency_s"].sum())
+    peak = roof.peak_macs_per_s * roof.compute_efficiency
+    bw = roof.mem_bw_bytes_per_s * roof.memory_efficiency
+    ridge_rp = peak / bw
+
+    fig = _figure(9, 6.2)
+    ax = fig.subplots()
+    _style(ax)
+    shown = layers[(layers["macs"] > 0) & (layers["intensity"] > 0)]
+    hidden = layers.drop(shown.index)
+    x_lo = max(min(shown["intensity"].min() if len(shown) else 1, ridge_rp) / 4, 1e-2)
+    x_hi = max(shown["intensity"].max() * 4 if len(shown) else 1, ridge_rp * 8)
+    xs = np.geomspace(x_lo, x_hi, 200)
+    ax.plot(xs, np.minimum(peak, xs * bw), color=_INK, linewidth=2.2, label="roof", zorder=2)
+    if roof.compute_efficiency != 1 or roof.memory_efficiency != 1:
+        ax.plot(xs, np.minimum(roof.peak_macs_per_s, xs * roof.mem_bw_bytes_per_s),
+                color=_MUTED, linewidth=1, linestyle=":", label="peak (before efficiency)")
+    ax.axvline(ridge_rp, color=_MUTED, linestyle="--", linewidth=1, zorder=1)
+    ax.annotate(f"ridge point {ridge_rp:.3g} MACs/B", (ridge_rp, 0.02),
+                xycoords=("data", "axes fraction"), xytext=(4, 0), textcoords="offset points",
+                fontsize=8, color=_MUTED, rotation=90, va="bottom", ha="left")
+    ax.annotate("\u2190 memory-bound", (ridge_rp, 0.97), xycoords=("data", "axes fraction"),
+                xytext=(-6, 0), textcoords="offset points", fontsize=9, color=_MUTED,
+                va="top", ha="right")
+    ax.annotate("compute-bound \u2192", (ridge_rp, peak), xytext=(6, -6),
+                textcoords="offset points", fontsize=9, color=_MUTED, va="top", ha="left")
+    classes = op_class(shown)
+    share = shown["latency_s"] / total if total else shown["latency_s"] * 0
+    sizes = 10 + 1500 * share.to_numpy()
+    achieved = shown["macs"] / shown["latency_s"]
+    pts = ax.scatter(shown["intensity"], achieved, s=sizes,
+                     c=[OP_COLORS[c] for c in classes], alpha=0.75, edgecolors="white",
+                     linewidths=0.5, zorder=3)
+    pts.set_gid(f"model:{name}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(x_lo, x_hi)
+    ymin = min(float(achieved.min()) if len(shown) else peak, peak) / 5
+    ax.set_ylim(ymin, peak * 3)
+    ax.set_xlabel("Operational intensity (MACs/byte)")
+    ax.set_ylabel("Attainable performance (MACs/s)")
+    _plain_log_formatter(ax, "x")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _si(v, "")))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    class_handles = [Line2D([], [], linestyle="", marker="o", markersize=7,
+                            markerfacecolor=OP_COLORS[c], markeredgecolor="white", label=c)
+                     for c in OP_CLASSES if c in set(classes)]
+    size_handles = [Line2D([], [], linestyle="", marker="o", color="#aaaaaa",
+                           markersize=math.sqrt(10 + 1500 * s), label=f"{s:.0%} of time")
+                    for s in (0.01, 0.05, 0.2)]
+    ax.legend(handles=[Line2D([], [], color=_INK, linewidth=2.2, label="roof"),
+                       *class_handles, *size_handles],
+              loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=9,
+              labelspacing=1.1)
+    fitted = " [FITTED]" if roof.fitted else ""
+    display = model_info(name)["display"]
+    sub = (f"{roof.name}{fitted}, {roof.dtype}: peak {_si(peak, 'MAC/s')}, "
+           f"DRAM {_si(bw, 'B/s')}; predicted {_ms(total)}")
+    notes = [f"preset: {preset.name} \u2014 {preset.rules()}"]
+    if len(hidden):
+        hs = float(hidden["latency_s"].sum()) / total if total else 0.0
+        notes.append(f"Not drawn: {len(hidden)} layers without MACs (pooling, adds, ...), "
+                     f"{hs:.0%} of the predicted time.")
+    _footer(fig, *notes)
+    fig.suptitle(title or f"Roofline: {display} on {roof.hardware_id}", fontsize=13,
+                 color=_INK)
+    ax.set_title(sub, fontsize=9, color=_MUTED)
+    return fig
+
+
+def _si(value: float, unit: str) -> str:
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+# --------------------------------------------------------------------------- devices
+
+
+def device_latencies(model: str | pd.DataFrame, preset: Preset | str = DEFAULT,
+                     devices: Iterable[Any] | None = None) -> pd.DataFrame:
+    """One model on every device: columns ``hardware_id``, ``name``, ``dtype``, ``fitted``,
+    ``ridge_point``, ``latency_s``, ``compute_bound_s``, ``memory_bound_s``.
+
+    Each device runs at the preset's dtype when it has a peak for it, else at its default
+    dtype. A model name is traced once per dtype; a layer table is used as is.
+    """
+    from .hardware import get_profile, list_profiles
+
+    preset = get_preset(preset)
+    profiles = list_profiles() if devices is None else [
+        p if hasattr(p, "roof") else get_profile(p) for p in devices]
+    traced: dict[str, pd.DataFrame] = {}
+    rows = []
+    for p in profiles:
+        dtype = preset.dtype if preset.dtype in p.dtypes else p.default_dtype
+        if isinstance(model, pd.DataFrame):
+            table = model
+        else:
+            if dtype not in traced:
+                traced[dtype] = tables_for([model], preset.with_(dtype=dtype))[model]
+            table = traced[dtype]
+        roof = p.roof(dtype)
+        lt = layer_times(preset.apply(table), roof)
+        memory = lt["bound"].to_numpy() == "memory"
+        rows.append({
+            "hardware_id": p.id, "name": p.name, "kind": p.kind, "dtype": dtype,
+            "fitted": bool(roof.fitted), "ridge_point": roof.ridge_point,
+            "latency_s": float(lt["latency_s"].sum()),
+            "compute_bound_s": float(lt["latency_s"].to_numpy()[~memory].sum()),
+            "memory_bound_s": float(lt["latency_s"].to_numpy()[memory].sum()),
+        })
+    return pd.DataFrame(rows)
+
+
+def devices(model: str | pd.DataFrame = ONE_MODEL, preset: Preset | str = DEFAULT, *,
+            devices: Iterable[Any] | None = None, label: str | None = None,
+            title: str | None = None) -> Figure:
+    """One model's predicted latency on every registered device (left, log ms) and how that
+    time splits into compute-bound and memory-bound layers (right, share of the time)."""
+    preset = get_preset(preset)
+    df = device_latencies(model, preset, devices)
+    if df.empty:
+        raise InputError("no devices to draw")
+    df = df.sort_values("latency_s", ascending=False).reset_index(drop=True)
+    name = label or (model if isinstance(model, str) else "model")
+    display = model_info(name)["display"] if isinstance(model, str) else name
+    fig = _figure(11, 0.3 * len(df) + 2.2)
+    left, right = fig.subplots(1, 2, sharey=True, width_ratios=[3, 2])
+    y = np.arange(len(df))
+    labels = [f"{r.hardware_id}{' [fitted]' if r.fitted and 'fitted' not in r.hardware_id else ''}"
+              f"  {r.kind.upper()} {r.dtype}" for r in df.itertuples()]
+    _style(left)
+    _style(right)
+    left.grid(False, axis="y")
+    right.grid(False, axis="y")
+    bars = left.barh(y, df["latency_s"] * 1e3, color="#8c8c8c", height=0.7)
+    for bar, r in zip(bars, df.itertuples()):
+        bar.set_gid(f"device:{r.hardware_id}")
+        left.annotate(_ms(r.latency_s), (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+                      xytext=(3, 0), textcoords="offset points", va="center", fontsize=7,
+                      color=_INK)
+    left.set_xscale("log")
+    _log_ticks(left, list(df["latency_s"] * 1e3) + [df["latency_s"].max() * 1e3 * 3])
+    left.set_yticks(y, labels, fontsize=8)
+    left.set_xlabel("Predicted latency (ms, log scale)", fontsize=9)
+    left.set_title("Predicted latency", fontsize=10, color=_INK)
+    total = df["latency_s"].to_numpy()
+    c_share = np.divide(df["compute_bound_s"], total, out=np.zeros(len(df)), where=total > 0)
+    right.barh(y, c_share * 100, color="#0072B2", height=0.7, label="compute-bound layers")
+    right.barh(y, (1 - c_share) * 100, left=c_share * 100, color="#E69F00", height=0.7,
+               label="memory-bound layers")
+    right.set_xlim(0, 100)
+    left.set_ylim(-0.6, len(df) - 0.4)
+    right.set_xlabel("Share of the predicted time (%)", fontsize=9)
+    right.set_title("Where the time goes", fontsize=10, color=_INK)
+    fig.legend(handles=[Patch(color="#0072B2", label="compute-bound layers"),
+                        Patch(color="#E69F00", label="memory-bound layers")],
+               loc="outside upper right", ncols=2, frameon=False, fontsize=8)
+    _footer(fig, f"preset: {preset.name} \u2014 {preset.rules('device dtype')}; each device at "
+            "its own peak and bandwidth, at the preset's dtype where it has a peak, else its "
+            "default dtype; efficiency factors and per-layer overheads of profiles applied.")
+    fig.suptitle(title or f"{display} on every registered device", fontsize=13, color=_INK)
+    return fig
+
+
+# --------------------------------------------------------------------------- saving
+
+FORMATS = (".png", ".svg", ".pdf")
+
+
+def figure_bytes(fig: Figure, fmt: str, dpi: int = 150) -> bytes:
+    """The figure rendered to PNG, SVG or PDF bytes."""
+    import io
+
+    fmt = fmt.lower().lstrip(".")
+    if f".{fmt}" not in FORMATS:
+        raise InputError(f"cannot write .{fmt} figures; expected one of {', '.join(FORMATS)}")
+    buf = io.BytesIO()
+    # no dates or versions in the files: regenerating an unchanged figure changes no byte
+    meta = {"png": {"Software": None}, "svg": {"Date": None},
+            "pdf": {"CreationDate": None, "ModDate": None}}[fmt]
+    with rc_context({"svg.hashsalt": "roofline"}):  # stable SVG ids
+        fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta)
+    return buf.getvalue()
