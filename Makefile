@@ -25,5 +25,17 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The README gallery: the paper's Figs. 2 and 3 for MobileNetV4 and its MobileNet baselines,
+# the ridge-point sweep, one roofline chart and one devices chart.
+FIGURES := docs/figures
+
+figures: $(STAMP)
+	mkdir -p $(FIGURES)
+	$(BIN)/roofline plot pareto -o $(FIGURES)/fig2_pareto.png
+	$(BIN)/roofline plot opcost -o $(FIGURES)/fig3_opcost.png
+	$(BIN)/roofline plot ridge -o $(FIGURES)/ridge.png
+	$(BIN)/roofline plot roofline mnv4_conv_medium --hw pixel6_cpu:fitted -o $(FIGURES)/roofline_mnv4_conv_medium.png
+	$(BIN)/roofline plot devices mnv4_conv_medium -o $(FIGURES)/devices_mnv4_conv_medium.png
+
 clean:
 	rm -rf $(VENV) build *.egg-info

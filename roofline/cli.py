@@ -343,6 +343,7 @@ def sweep(models: tuple[str, ...], rp: str, preset: str, hw: str | None, hold: s
     check_output(output)
     grid = ridge_points(rp)
     p, roof = _sweep_preset(preset, hw, hold, dtype)
+    p = p.with_(dtype=p.analyze_kwargs(roof)["dtype"])  # label the dtype actually counted
     df = p.sweep(_sweep_tables(models, p, roof), grid)
     write_output(output, _render_sweep(df, p, fmt))
 
@@ -469,6 +470,7 @@ def plot(kind: str, models: tuple[str, ...], output: str, rp: str | None, preset
         fig = plots.devices(names[0], p, devices=list(hws) or None, title=title)
     else:
         p, roof = _sweep_preset(preset_name, hw, hold, dtype)
+        p = p.with_(dtype=p.analyze_kwargs(roof)["dtype"])
         tables = _sweep_tables(names, p, roof)
         if kind == "ridge":
             fig = plots.ridge(tables, grid, p, highlight=hw, title=title)

@@ -29,11 +29,13 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.patheffects import withStroke
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from .errors import InputError
 from .model import layer_times
 from .presets import DEFAULT, OP_CLASSES, PAPER, PAPER_PANELS, Preset, get_preset, op_class
+from .report import si as _si
 
 # --------------------------------------------------------------------------- defaults
 
@@ -99,6 +101,42 @@ def model_info(name: str) -> dict[str, Any]:
     display = next((a for a in entry.aliases if any(c.isupper() for c in a)), entry.name)
     return {"name": entry.name, "display": display, "family": entry.family,
             "top1": entry.published.top1 if entry.published else None}
+
+
+def member_tags(names: Sequence[str]) -> dict[str, str]:
+    """Short labels that tell the members of a family apart: 'MNv4-Conv-S' -> 'S',
+    'MobileNet-V2-1.5x' -> '1.5x' (the display name without the family's common prefix)."""
+    from .zoo import lookup
+
+    infos = {n: model_info(n) for n in names}
+    out = {}
+    for fam in dict.fromkeys(i["family"] for i in infos.values()):
+        members = [n for n in names if infos[n]["family"] == fam]
+        if len(members) == 1:
+            out[members[0]] = infos[members[0]]["display"]
+            continue
+        tokens = [infos[n]["display"].split("-") for n in members]
+        k = 0
+        while all(len(t) > k + 1 for t in tokens) and len({t[k] for t in tokens}) == 1:
+            k += 1
+        prefix = "-".join(tokens[0][:k])
+        for n, t in zip(members, tokens):
+            tag = "-".join(t[k:])
+            if not tag or "-".join(t) == prefix:
+                entry = lookup(n)
+                longer = [a for a in (entry.aliases if entry else ())
+                          if a.startswith(prefix + "-") and a != infos[n]["display"]]
+                tag = min(longer, key=len)[len(prefix) + 1:] if longer else infos[n]["display"]
+            out[n] = tag
+    return out
+
+
+def _pinned(preset: Preset, models: Any) -> Preset:
+    """The preset with its dtype fixed to the one names are traced at (fp32 when the preset
+    leaves it to a device and none is given), so the label says what was counted."""
+    if preset.dtype is None and not isinstance(models, Mapping):
+        return preset.with_(dtype=preset.analyze_kwargs()["dtype"])
+    return preset
 
 
 def tables_for(models: Mapping[str, pd.DataFrame] | Iterable[str] | str, preset: Preset,
@@ -213,48 +251,64 @@ def ridge(models: Mapping[str, pd.DataFrame] | Iterable[str] = RIDGE_MODELS,
           rps: Sequence[float] | np.ndarray = SWEEP_RPS, preset: Preset | str = PAPER, *,
           devices: Sequence[tuple[str, float, bool]] | None = None,
           highlight: str | None = None, title: str | None = None) -> Figure:
-    """Predicted latency vs ridge point, one curve per model (log latency, symlog RP).
+    """Predicted latency vs ridge point, one curve per model (log latency, symlog RP), and
+    below it each model's latency relative to the fastest at that RP: the ranking every
+    device with that ridge point agrees on, whichever of peak or bandwidth is held.
 
     The paper's panel points (RP 0/5/50/500) are marked; ``devices`` (default: every
     registered device and fitted variant) are drawn as ticks at their ridge points in a strip
     above the curves. ``highlight`` names a device id to emphasise (the ``--hw`` anchor).
     """
-    preset = get_preset(preset)
+    preset = _pinned(get_preset(preset), models)
     tables = tables_for(models, preset)
     grid = np.asarray(rps, dtype=float)
     df = preset.sweep(tables, grid)
     styles = _model_styles(list(tables))
-    fig = _figure(10, 7)
-    strip, ax = fig.subplots(2, 1, sharex=True, height_ratios=[1.5, 5])
+    lo, hi = float(grid.min()), float(grid.max())
+    devs = _registry_devices(preset) if devices is None else list(devices)
+    labels, outside = _strip_labels(devs, lo, hi)
+    n_rows = max((row for _, _, row in labels), default=0) + 1
+    strip_in = (n_rows * 10.5 + 22) / 72
+    fig = _figure(10, 7.6 + strip_in)
+    strip, ax, rel = fig.subplots(3, 1, sharex=True, height_ratios=[strip_in, 4.2, 2.4])
     _style(ax)
+    _style(rel)
+    best = df.groupby("rp")["mac_equivalents"].transform("min")
+    df["relative"] = np.divide(df["mac_equivalents"], best, out=np.ones(len(df)),
+                               where=best.to_numpy() > 0)
     for name, part in df.groupby("model", sort=False):
         s = styles[name]
-        (line,) = ax.plot(part["rp"], part["latency_s"] * 1e3, color=s["color"],
-                          linestyle=s["linestyle"], linewidth=2, label=s["display"],
-                          marker=s["marker"] if len(part) <= 12 else None, markersize=5)
+        kw = dict(color=s["color"], linestyle=s["linestyle"], linewidth=2,
+                  marker=s["marker"] if len(part) <= 12 else None, markersize=5)
+        (line,) = ax.plot(part["rp"], part["latency_s"] * 1e3, label=s["display"], **kw)
+        line.set_gid(f"model:{name}")
+        (line,) = rel.plot(part["rp"], part["relative"], **kw)
         line.set_gid(f"model:{name}")
     ax.set_yscale("log")
-    lo, hi = float(grid.min()), float(grid.max())
-    ax.set_xscale("symlog", linthresh=5, linscale=0.5)
+    _log_ticks(ax, df["latency_s"] * 1e3, axis="y")
+    _draw_strip(strip, labels, n_rows, highlight)
+    rel.set_ylabel("Relative to the fastest\nat that RP (x)")
+    rel.set_ylim(0.95, max(1.2, float(df["relative"].max()) * 1.05))
+    ax.set_xscale("symlog", **_SYMLOG)
     ax.set_xlim(lo, hi * 1.02 if hi > 0 else 1)
     ticks = [t for t in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
              if lo <= t <= hi]
     ax.set_xticks(ticks)
     _plain_log_formatter(ax, "x")
-    _plain_log_formatter(ax, "y")
-    ax.set_xlabel("Ridge point (MACs/byte)  \u2014  compute-bound \u2190 \u2192 bandwidth-starved")
+    ax.tick_params(axis="x", labelbottom=False)
+    rel.set_xlabel("Ridge point (MACs/byte)  \u2014  compute-bound \u2190 \u2192 "
+                   "bandwidth-starved")
     ax.set_ylabel("Predicted roofline latency (ms)")
     for rp, name in PAPER_PANELS.items():
         if lo <= rp <= hi:
             ax.axvline(rp, color="#bbbbbb", linestyle="--", linewidth=1, zorder=0)
+            rel.axvline(rp, color="#bbbbbb", linestyle="--", linewidth=1, zorder=0)
             ax.annotate(name, (rp, 1), xycoords=("data", "axes fraction"), xytext=(0, 3),
                         textcoords="offset points", ha="center", va="bottom", fontsize=8,
                         color=_MUTED)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=9,
               title="model", title_fontsize=9)
 
-    devs = _registry_devices(preset) if devices is None else list(devices)
-    outside = _device_strip(strip, devs, lo, hi, highlight)
     notes = [_preset_line(preset)]
     notes.append("Devices: ridge point at the preset's dtype where the device has it, else at "
                  "its default dtype."
@@ -264,56 +318,65 @@ def ridge(models: Mapping[str, pd.DataFrame] | Iterable[str] = RIDGE_MODELS,
     return fig
 
 
-def _device_strip(ax: Axes, devs: Sequence[tuple[str, float, bool]], lo: float, hi: float,
-                  highlight: str | None) -> list[str]:
-    """Ticks at the devices' ridge points with stacked labels: no label overlaps another
-    and no tick crosses a label (labels read left to right from their tick)."""
-    ax.set_yticks([])
-    ax.spines[["top", "right", "left"]].set_visible(False)
-    ax.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
-    ax.set_title("Registered devices at their ridge points (dashed: the paper's fitted RP)",
-                 fontsize=8, color=_MUTED, loc="left")
+_SYMLOG = {"base": 10, "linthresh": 5, "linscale": 0.5}
+
+
+def _strip_labels(devs: Sequence[tuple[str, float, bool]], lo: float, hi: float,
+                  axes_width_in: float = 7.0,
+                  ) -> tuple[list[tuple[list[tuple[str, float, bool]], str, int]], list[str]]:
+    """Stack device labels in rows so that no label overlaps another and no tick crosses a
+    label (a label reads rightwards from its tick). Returns ([(devices, text, row)], the
+    devices beyond the axis). Positions use the symlog x scale of :func:`ridge`."""
+    from matplotlib.scale import SymmetricalLogScale
+
+    t = SymmetricalLogScale(None, **_SYMLOG).get_transform()
+    x0, x1 = t.transform([lo, hi * 1.02 if hi > 0 else 1.0])
     inside = sorted((d for d in devs if lo <= d[1] <= hi), key=lambda d: d[1])
     outside = [f"{d[0]} ({d[1]:.0f})" for d in devs if not lo <= d[1] <= hi]
-    fig = ax.get_figure()
-    fig.draw_without_rendering()  # settle the layout: the x transform is final from here
-    to_frac = ax.transAxes.inverted()
-    frac = [float(to_frac.transform(ax.transData.transform((d[1], 0)))[0]) for d in inside]
+    frac = [(float(t.transform([d[1]])[0]) - x0) / (x1 - x0) for d in inside]
     groups: list[list[int]] = []          # devices closer than a text line share one label
     for i, x in enumerate(frac):
         if groups and x - frac[groups[-1][0]] < 0.008:
             groups[-1].append(i)
         else:
             groups.append([i])
-    axes_w = ax.get_window_extent().width / fig.dpi
-    char = 7 * 0.6 / 72 / axes_w          # one 7-pt character in axes fraction
-    # Right to left, each label takes the lowest row above every tick it would cover and
-    # clear of the labels beside it; labels may run into the empty margin on the right.
-    placed: list[tuple[float, float, float, int]] = []   # (tick x, label from, label to, row)
+    char = 7 * 0.6 / 72 / axes_width_in   # one 7-pt character in axes fraction
+    # right to left: each label takes the lowest row above every tick it covers, clear of
+    # the labels beside it; labels may run into the empty margin on the right
+    placed: list[tuple[float, float, int]] = []   # (label from = tick x, label to, row)
     labels = []
     for g in reversed(groups):
         text = _join_ids([inside[i][0] for i in g])
         a = frac[g[0]]
         b = a + (len(text) + 1) * char
-        row = max([r + 1 for t, _, _, r in placed if a <= t <= b], default=0)
-        while any(r == row and pa < b and a < pb for _, pa, pb, r in placed):
+        row = max([r + 1 for pa, _, r in placed if a <= pa <= b], default=0)
+        while any(r == row and pa < b and a < pb for pa, pb, r in placed):
             row += 1
-        placed.append((a, a, b, row))
-        labels.append((g, text, row))
-    n_rows = max((r for *_, r in placed), default=0) + 1
-    ax.set_ylim(0, n_rows + 0.3)
-    for g, text, row in labels:
-        y = row + 0.7
-        strong = highlight is not None and any(inside[i][0] == highlight for i in g)
-        fitted = all(inside[i][2] for i in g)
+        placed.append((a, b, row))
+        labels.append(([inside[i] for i in g], text, row))
+    return labels, outside
+
+
+def _draw_strip(ax: Axes, labels: Sequence[tuple[list[tuple[str, float, bool]], str, int]],
+                n_rows: int, highlight: str | None) -> None:
+    """Ticks at the devices' ridge points and their stacked labels (see _strip_labels)."""
+    ax.set_yticks([])
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    ax.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
+    ax.set_title("Registered devices at their ridge points (dashed: the paper's fitted RP)",
+                 fontsize=8, color=_MUTED, loc="left")
+    ax.set_ylim(0, n_rows + 0.2)
+    for group, text, row in labels:
+        y = row + 0.6
+        strong = highlight is not None and any(d[0] == highlight for d in group)
+        fitted = all(d[2] for d in group)
         color = _INK if strong else ("#0072B2" if fitted else _MUTED)
-        for i in g:
-            ax.plot([inside[i][1]] * 2, [0, y], color=color, linewidth=0.8,
-                    linestyle="--" if inside[i][2] else "-")
-        t = ax.text(inside[g[0]][1], y, " " + text, fontsize=7, color=color, ha="left",
+        for _, rp, is_fitted in group:
+            ax.plot([rp, rp], [0, y], color=color, linewidth=0.8,
+                    linestyle="--" if is_fitted else "-")
+        t = ax.text(group[0][1], y, " " + text, fontsize=7, color=color, ha="left",
                     va="center", fontweight="bold" if strong else "normal")
         t.set_in_layout(False)
-    return outside
 
 
 def _join_ids(ids: Sequence[str]) -> str:
@@ -350,9 +413,10 @@ def pareto(models: Mapping[str, pd.DataFrame] | Iterable[str] = FIG2_MODELS,
 
     Models without a published top-1 are left out (named in the footer).
     """
-    preset = get_preset(preset)
+    preset = _pinned(get_preset(preset), models)
     tables = tables_for(models, preset)
     styles = _model_styles(list(tables))
+    tags = member_tags(list(tables))  # before the cut, so 'V1' stays 'V1' without 'V1-1.5x'
     missing = [styles[m]["display"] for m in tables if styles[m]["top1"] is None]
     tables = {m: t for m, t in tables.items() if styles[m]["top1"] is not None}
     if not tables:
@@ -364,6 +428,7 @@ def pareto(models: Mapping[str, pd.DataFrame] | Iterable[str] = FIG2_MODELS,
     fig = _figure(3.4 * len(grid) + 1.2, 4.6)
     axes = np.atleast_1d(fig.subplots(1, len(grid), sharey=True))
     families = list(dict.fromkeys(df["family"]))
+    points: list[tuple[Axes, float, float, str, str]] = []
     for ax, rp in zip(axes, grid):
         _style(ax)
         part = df[df["rp"] == rp].copy()
@@ -381,6 +446,7 @@ def pareto(models: Mapping[str, pd.DataFrame] | Iterable[str] = FIG2_MODELS,
             ax.scatter([row["latency_ms"]], [row["top1"]], s=42, color=s["color"],
                        marker=s["marker"], zorder=3, edgecolors="black" if on_front else "white",
                        linewidths=1.2 if on_front else 0.5, gid=f"model:{row['model']}")
+            points.append((ax, row["latency_ms"], row["top1"], tags[row["model"]], s["color"]))
         ax.set_xscale("log")
         _log_ticks(ax, part["latency_ms"])
         name = PAPER_PANELS.get(rp)
@@ -401,16 +467,49 @@ def pareto(models: Mapping[str, pd.DataFrame] | Iterable[str] = FIG2_MODELS,
     _footer(fig, *notes)
     fig.suptitle(title or "Roofline latency vs accuracy (MobileNetV4 Fig. 2)", fontsize=13,
                  color=_INK)
+    _place_tags(fig, points)  # last: the layout must be final
     return fig
 
 
-def _log_ticks(ax: Axes, values: Iterable[float]) -> None:
+def _place_tags(fig: Figure, points: Sequence[tuple[Axes, float, float, str, str]]) -> None:
+    """Label points with small tags, each beside its marker where it covers no other marker
+    and no other tag (tried: right-below, right-above, left-below, left-above)."""
+    fig.draw_without_rendering()  # final layout, so data -> pixels is exact
+    px = fig.dpi / 72
+    centers = [ax.transData.transform((x, y)) for ax, x, y, _, _ in points]
+    taken: list[tuple[float, float, float, float]] = []
+    r = 5 * px  # marker radius
+    for i, ((ax, x, y, tag, color), (cx, cy)) in enumerate(zip(points, centers)):
+        w, h = len(tag) * 7 * 0.6 * px, 8 * px
+        best = None
+        for dx, dy, ha, va in ((5, -2, "left", "top"), (5, 3, "left", "bottom"),
+                               (-5, -2, "right", "top"), (-5, 3, "right", "bottom")):
+            x0 = cx + dx * px - (w if ha == "right" else 0)
+            y0 = cy + dy * px - (h if va == "top" else 0)
+            box = (x0, y0, x0 + w, y0 + h)
+            hits = sum(1 for j, (ox, oy) in enumerate(centers) if j != i
+                       and points[j][0] is ax and box[0] - r < ox < box[2] + r
+                       and box[1] - r < oy < box[3] + r)
+            hits += sum(1 for t in taken if t[0] < box[2] and box[0] < t[2]
+                        and t[1] < box[3] and box[1] < t[3])
+            if best is None or hits < best[0]:
+                best = (hits, dx, dy, ha, va, box)
+            if hits == 0:
+                break
+        _, dx, dy, ha, va, box = best
+        taken.append(box)
+        ax.annotate(tag, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=7,
+                    color=color, ha=ha, va=va, zorder=4,
+                    path_effects=[withStroke(linewidth=2.5, foreground="white")])
+
+
+def _log_ticks(ax: Axes, values: Iterable[float], axis: str = "x") -> None:
     """Plain-number ticks on a log axis spanning ``values`` (1-2-5 steps)."""
     v = np.asarray([x for x in values if x > 0], dtype=float)
     if not len(v):
         return
     lo, hi = v.min() / 1.25, v.max() * 1.25
-    ax.set_xlim(lo, hi)
+    (ax.set_xlim if axis == "x" else ax.set_ylim)(lo, hi)
     ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)) - 1,
                                            math.ceil(math.log10(hi)) + 1)
              for m in (1, 2, 5) if lo <= m * 10.0 ** e <= hi]
@@ -418,8 +517,8 @@ def _log_ticks(ax: Axes, values: Iterable[float]) -> None:
         ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)) - 1,
                                                math.ceil(math.log10(hi)) + 1)
                  for m in (1, 1.5, 2, 3, 5, 7) if lo <= m * 10.0 ** e <= hi]
-    ax.set_xticks(ticks)
-    _plain_log_formatter(ax, "x")
+    (ax.set_xticks if axis == "x" else ax.set_yticks)(ticks)
+    _plain_log_formatter(ax, axis)
 
 
 # --------------------------------------------------------------------------- opcost (Fig. 3)
@@ -431,7 +530,7 @@ def opcost(models: Mapping[str, pd.DataFrame] | Iterable[str] = FIG3_MODELS,
     """The paper's Fig. 3: per-layer predicted latency (us) vs layer index, one row per
     ridge point and one column per model, bars coloured by op class (Conv2D, DW-Conv2D, FC,
     attention, other). Rows share their y axis, so models compare at a glance."""
-    preset = get_preset(preset)
+    preset = _pinned(get_preset(preset), models)
     tables = tables_for(models, preset)
     grid = [float(r) for r in rps]
     names = list(tables)
@@ -547,7 +646,7 @@ def roofline(model: Mapping[str, pd.DataFrame] | str = ONE_MODEL, hw: Any = "pix
                        *class_handles, *size_handles],
               loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=9,
               labelspacing=1.1)
-    fitted = " [FITTED]" if roof.fitted else ""
+    fitted = " [fitted]" if roof.fitted and "fitted" not in roof.name.lower() else ""
     display = model_info(name)["display"]
     sub = (f"{roof.name}{fitted}, {roof.dtype}: peak {_si(peak, 'MAC/s')}, "
            f"DRAM {_si(bw, 'B/s')}; predicted {_ms(total)}")
@@ -561,13 +660,6 @@ def roofline(model: Mapping[str, pd.DataFrame] | str = ONE_MODEL, hw: Any = "pix
                  color=_INK)
     ax.set_title(sub, fontsize=9, color=_MUTED)
     return fig
-
-
-def _si(value: float, unit: str) -> str:
-    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if value >= scale:
-            return f"{value / scale:.3g} {prefix}{unit}"
-    return f"{value:.3g} {unit}"
 
 
 # --------------------------------------------------------------------------- devices

@@ -39,7 +39,7 @@ import pandas as pd
 
 from .dtypes import canonical_dtype
 from .errors import InputError, did_you_mean
-from .model import HOLDS, layer_latencies, sweep
+from .model import HOLDS, device_at, layer_latencies, sweep
 from .ops import MAC_KINDS
 
 LAYER_RULES = ("all", "macs")
@@ -130,8 +130,6 @@ class Preset:
 
     def device(self, rp: float) -> tuple[float, float]:
         """(PeakMACs/s, bandwidth B/s) of the device this preset puts at ridge point ``rp``."""
-        from .model import device_at
-
         peak, bw = device_at(np.array([float(rp)]), self.hold, self.peak_macs_per_s,
                              self.mem_bw_bytes_per_s)
         return float(peak[0]), float(bw[0])

@@ -6,6 +6,7 @@ from the zoo) and so need no tracing; two CLI tests trace a real model.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -52,11 +53,16 @@ def gids(ax, prefix: str = "model:") -> list[str]:
 def test_ridge():
     fig = plots.ridge(TABLES, [0, 5, 50, 500], PAPER, highlight="pixel8_cpu")
     assert isinstance(fig, Figure)
-    strip, ax = fig.axes[:2]
+    strip, ax, rel = fig.axes[:3]
     assert ax.get_ylabel() == "Predicted roofline latency (ms)"
-    assert ax.get_xlabel().startswith("Ridge point (MACs/byte)")
+    assert rel.get_xlabel().startswith("Ridge point (MACs/byte)")
+    assert rel.get_ylabel().startswith("Relative to the fastest")
     assert ax.get_yscale() == "log" and ax.get_xscale() == "symlog"
-    assert sorted(gids(ax)) == sorted(f"model:{m}" for m in MODELS)
+    for panel in (ax, rel):
+        assert sorted(gids(panel)) == sorted(f"model:{m}" for m in MODELS)
+    # the relative panel: the fastest model at each RP sits at 1
+    ys = np.array([line.get_ydata() for line in rel.get_lines() if line.get_gid()])
+    np.testing.assert_allclose(ys.min(axis=0), 1.0)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
         "MNv4-Conv-S", "MNv4-Conv-M", "MNv4-Conv-L"]
     panel_names = {t.get_text() for t in ax.texts}
