@@ -104,8 +104,9 @@ def model_info(name: str) -> dict[str, Any]:
 
 
 def member_tags(names: Sequence[str]) -> dict[str, str]:
-    """Short labels that tell the members of a family apart: 'MNv4-Conv-S' -> 'S',
-    'MobileNet-V2-1.5x' -> '1.5x' (the display name without the family's common prefix)."""
+    """Short labels that tell the members of a family apart: the display name without the
+    family's common prefix ('MNv4-Conv-S', 'MNv4-Conv-M' -> 'S', 'M'; 'MobileNet-V2-1.5x',
+    'MobileNet-V2' -> 'V2-1.5x', 'V2')."""
     from .zoo import lookup
 
     infos = {n: model_info(n) for n in names}
@@ -214,14 +215,22 @@ def _plain_log_formatter(ax: Axes, axis: str = "x") -> None:
 
 
 def _model_styles(names: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Colour by family, line style and marker by member within the family."""
+    """Colour by family, line style and marker by member within the family. A family the
+    palette does not know takes a colour no other family in the figure uses."""
+    infos = {n: model_info(n) for n in names}
+    families = list(dict.fromkeys(i["family"] for i in infos.values()))
+    colors = {f: _FAMILY_COLORS[f] for f in families if f in _FAMILY_COLORS}
+    spare = [c for c in (*OKABE_ITO, *_FAMILY_COLORS.values()) if c not in colors.values()]
+    for f in families:
+        if f not in colors:
+            colors[f] = spare.pop(0) if spare else family_color(f)
     seen: dict[str, int] = {}
     out = {}
     for n in names:
-        info = model_info(n)
+        info = infos[n]
         k = seen.get(info["family"], 0)
         seen[info["family"]] = k + 1
-        out[n] = {**info, "color": family_color(info["family"]),
+        out[n] = {**info, "color": colors[info["family"]],
                   "linestyle": _LINESTYLES[k % len(_LINESTYLES)],
                   "marker": family_marker(info["family"])}
     return out
@@ -428,6 +437,7 @@ def pareto(models: Mapping[str, pd.DataFrame] | Iterable[str] = FIG2_MODELS,
     fig = _figure(3.4 * len(grid) + 1.2, 4.6)
     axes = np.atleast_1d(fig.subplots(1, len(grid), sharey=True))
     families = list(dict.fromkeys(df["family"]))
+    fam_colors = {styles[m]["family"]: styles[m]["color"] for m in tables}
     points: list[tuple[Axes, float, float, str, str]] = []
     for ax, rp in zip(axes, grid):
         _style(ax)
@@ -439,7 +449,7 @@ def pareto(models: Mapping[str, pd.DataFrame] | Iterable[str] = FIG2_MODELS,
                 zorder=1, solid_capstyle="round", gid="pareto-front")
         for fam in families:
             members = part[part["family"] == fam].sort_values("latency_ms")
-            ax.plot(members["latency_ms"], members["top1"], color=family_color(fam),
+            ax.plot(members["latency_ms"], members["top1"], color=fam_colors[fam],
                     linewidth=1.5, zorder=2, gid=f"family:{fam}")
         for (_, row), on_front in zip(part.iterrows(), front):
             s = styles[row["model"]]
@@ -454,7 +464,7 @@ def pareto(models: Mapping[str, pd.DataFrame] | Iterable[str] = FIG2_MODELS,
                      fontsize=10, color=_INK)
         ax.set_xlabel("Predicted roofline latency (ms)", fontsize=9)
     axes[0].set_ylabel("ImageNet-1k top-1 (%)", fontsize=10)
-    handles = [Line2D([], [], color=family_color(f), marker=family_marker(f), linewidth=1.5,
+    handles = [Line2D([], [], color=fam_colors[f], marker=family_marker(f), linewidth=1.5,
                       markersize=6, label=f) for f in families]
     handles.append(Line2D([], [], color="#d0d0d0", linewidth=3, label="Pareto front"))
     handles.append(Line2D([], [], linestyle="", marker="o", markerfacecolor="white",
