@@ -45,6 +45,7 @@ class Analysis:
     batch: int = 1
     source: str = "module"            # zoo | timm | file | module
     family: str | None = None
+    form: str | None = None           # inference (re-parameterised) | training | None: as given
     published: dict[str, Any] | None = None
     ops_traced: int = 0
     notes: list[str] = field(default_factory=list)
@@ -74,6 +75,7 @@ class Analysis:
             "model": self.model,
             "source": self.source,
             "family": self.family,
+            "form": self.form,
             "resolution": self.resolution,
             "batch": self.batch,
             "input_shapes": self.input_shapes,
@@ -121,6 +123,7 @@ def analyze(
     inputs: Any = None,
     kwargs: dict[str, Any] | None = None,
     cache: bool = True,
+    form: str = "inference",
 ) -> Analysis:
     """Analyse a model (zoo name, timm name, ``file.py:factory`` or an nn.Module) on a device.
 
@@ -128,13 +131,15 @@ def analyze(
     :class:`HardwareProfile` or a :class:`Roof`; without it only counts are returned.
     ``dtype`` defaults to the device's default dtype (fp32 without a device). Traces of
     named models are cached on disk (``cache.py``); ``cache=False`` traces afresh.
+    ``form``: a named model is analysed re-parameterised as deployed ("inference", MobileOne,
+    FastViT) or as constructed ("training"); an nn.Module is analysed as given.
     """
     check_fusion(fusion)
     roof, profile, d = resolve_roof(hw, dtype)
     wd = canonical_dtype(weight_dtype) if weight_dtype else d
     label, tr, meta = trace_model(model, resolution=resolution, batch=batch,
                                   input_shape=input_shape, inputs=inputs, kwargs=kwargs,
-                                  cache=cache)
+                                  cache=cache, form=form)
     layers = layer_table(tr, fusion=fusion, dtype=d, weight_dtype=wd)
     if roof is not None:
         layers = layer_times(layers, roof)
@@ -153,15 +158,16 @@ def analyze(
 def trace_model(model: str | nn.Module, *, resolution: int | None = None, batch: int = 1,
                 input_shape: Any = None, inputs: Any = None,
                 kwargs: dict[str, Any] | None = None,
-                cache: bool = True) -> tuple[str, Trace, dict[str, Any]]:
+                cache: bool = True, form: str = "inference") -> tuple[str, Trace, dict[str, Any]]:
     """Resolve and trace a model: (label, trace, Analysis fields describing the source).
 
     A named model traced from shapes alone is looked up in the trace cache first; a hit
     imports neither torch nor timm.
     """
     from . import cache as trace_cache
-    from .zoo import check_batch, check_resolution, lookup
+    from .zoo import check_batch, check_form, check_resolution, lookup
 
+    check_form(form)
     if resolution is not None:
         check_resolution(resolution)
     check_batch(batch)
@@ -172,12 +178,12 @@ def trace_model(model: str | nn.Module, *, resolution: int | None = None, batch:
         spec = entry.name if entry is not None else model.strip()
         shape = [list(s) for s in input_shape] if _is_shape_list(input_shape) else input_shape
         k = trace_cache.key(spec, resolution=resolution, batch=batch,
-                            input_shape=list(shape) if shape is not None else None)
+                            input_shape=list(shape) if shape is not None else None, form=form)
         hit = trace_cache.load(k)
         if hit is not None:
             tr, meta = hit
             return meta.pop("label"), tr, meta
-    label, tr, meta = _trace(model, resolution, batch, input_shape, inputs, kwargs)
+    label, tr, meta = _trace(model, resolution, batch, input_shape, inputs, kwargs, form)
     if cacheable:
         trace_cache.store(k, tr, {"label": label, **meta})
     return label, tr, meta
@@ -188,15 +194,18 @@ def _is_shape_list(x: Any) -> bool:
 
 
 def _trace(model: Any, resolution: int | None, batch: int, input_shape: Any, inputs: Any,
-           kwargs: dict[str, Any] | None) -> tuple[str, Trace, dict[str, Any]]:
+           kwargs: dict[str, Any] | None,
+           form: str = "inference") -> tuple[str, Trace, dict[str, Any]]:
     """Resolve and trace a model; (label, trace, Analysis fields describing the source)."""
     from .trace import trace
     from .zoo import ModelSource, check_batch, check_resolution, resolve
 
     if isinstance(model, str):
         src: ModelSource = resolve(model)
-        module = src.build()
-        meta: dict[str, Any] = {"source": src.kind, "batch": batch}
+        if input_shape is None and inputs is None:  # a bad resolution fails before the build
+            src.input_shape(resolution, batch)
+        module = src.build(form)
+        meta: dict[str, Any] = {"source": src.kind, "batch": batch, "form": form}
         if src.entry is not None:
             meta["family"] = src.entry.family
             p = src.entry.published
