@@ -123,10 +123,13 @@ def main() -> None:
               show_default=True)
 @click.option("--output", "-o", default=None, help="Write to this file instead of stdout.")
 @click.option("--no-cache", is_flag=True, help="Trace afresh instead of using the trace cache.")
+@click.option("--training-form", is_flag=True,
+              help="Analyse the model as constructed (MobileOne/FastViT multi-branch) instead of "
+              "re-parameterised for inference, as deployed.")
 @user_errors
 def analyze(model: str, hw: str, dtype: str | None, weight_dtype: str | None,
             resolution: int | None, batch: int, input_shape: str | None, fusion: str, top: int,
-            fmt: str, output: str | None, no_cache: bool) -> None:
+            fmt: str, output: str | None, no_cache: bool, training_form: bool) -> None:
     """Per-layer MACs, bytes and predicted latency of MODEL on a device.
 
     MODEL is a zoo name (`roofline zoo list`), any timm model name, or path/to/file.py:factory.
@@ -141,7 +144,8 @@ def analyze(model: str, hw: str, dtype: str | None, weight_dtype: str | None,
     profile = get_profile(hw)  # unknown devices fail before the model is built
     shape = parse_shape(input_shape) if input_shape else None
     result = run(model, profile, dtype=dtype, weight_dtype=weight_dtype, resolution=resolution,
-                 batch=batch, fusion=fusion, input_shape=shape, cache=not no_cache)
+                 batch=batch, fusion=fusion, input_shape=shape, cache=not no_cache,
+                 form="training" if training_form else "inference")
     write_output(output, render_analysis(result, fmt, top))
 
 
@@ -479,6 +483,155 @@ def plot(kind: str, models: tuple[str, ...], output: str, rp: str | None, preset
         else:
             fig = plots.opcost(tables, grid, p, title=title)
     write_output(output, plots.figure_bytes(fig, suffix, dpi=dpi))
+
+
+# --------------------------------------------------------------------------- zoo
+# The model zoo (zoo.py: names, constructors, published figures with sources) and its
+# fidelity report (fidelity.py: our counts beside the published ones and fvcore's).
+
+
+@main.group()
+def zoo() -> None:
+    """The model zoo: MobileNetV4 and the paper's baselines at the paper's resolutions."""
+
+
+def _zoo_rows(pattern: str) -> list[dict[str, Any]]:
+    from . import zoo as z
+
+    found = z.entries(pattern)
+    if not found:
+        raise RooflineError(f"no zoo model matches {pattern!r}; `roofline zoo list` shows them all")
+    return [{"name": e.name, "display": e.display, "family": e.family,
+             "resolution": e.resolution, "params_m": e.published.params_m,
+             "macs_g": e.published.macs_g, "top1": e.published.top1,
+             "reparameterize": e.reparameterize, "source": e.published.source,
+             "printed": {f: e.published.cited(f).text for f in ("params_m", "macs_g", "top1")}}
+            for e in found]
+
+
+@zoo.command("list")
+@click.argument("pattern", default="*")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "csv", "json"]),
+              default="table", show_default=True)
+@click.option("--output", "-o", default=None, help="Write to this file instead of stdout.")
+@user_errors
+def zoo_list(pattern: str, fmt: str, output: str | None) -> None:
+    """Every zoo model with its published params, MACs, top-1 and their source.
+
+    PATTERN is a glob on zoo names, e.g. 'mnv4*'.
+    """
+    from .report import render_table, to_json
+
+    check_output(output)
+    rows = _zoo_rows(pattern)
+    if fmt != "table":
+        for r in rows:
+            del r["printed"]
+    if fmt == "json":
+        text = to_json(rows)
+    elif fmt == "csv":
+        import csv
+        import io
+
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        text = buf.getvalue()
+    else:
+        table = [[r["name"], r["family"], r["resolution"], r["printed"]["params_m"],
+                  r["printed"]["macs_g"], r["printed"]["top1"], r["source"]] for r in rows]
+        text = render_table(table, ["name", "family", "res", "params M", "MACs G", "top-1 %",
+                                    "source (published figures)"], "llrrrrl")
+        text += ("\n\nParams, MACs and top-1 as published (- : none published). MobileOne and "
+                 "FastViT are analysed re-parameterised.\n`roofline zoo show NAME` for sources "
+                 "and notes; docs/fidelity.md compares our counts with these.")
+    write_output(output, text)
+
+
+@zoo.command("show")
+@click.argument("name")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@user_errors
+def zoo_show(name: str, fmt: str) -> None:
+    """One zoo model: constructor, resolution, forms, published figures with their sources,
+    and our counts beside them."""
+    from . import zoo as z
+    from .analysis import analyze as run
+    from .report import to_json
+
+    e = z.get(name)
+    totals = run(e.name).totals
+    ours = {"params": int(totals["params"]), "macs": int(totals["macs"])}
+    if fmt == "json":
+        click.echo(to_json({**e.to_dict(), "ours": ours}))
+        return
+    from .fidelity import Counts, Row, explanation
+
+    def field(label: str, text: str) -> list[str]:
+        wrapped = _wrap(text, 84)
+        return [f"{label:12} {wrapped[0]}", *(" " * 13 + w for w in wrapped[1:])]
+
+    res = f"{e.resolution} px (the paper's)"
+    if e.min_resolution > 1:
+        res += f"; at least {e.min_resolution} px: {e.resolution_rule}"
+    form = ("re-parameterised (timm reparameterize_model); --training-form: as constructed"
+            if e.reparameterize else "as constructed (nothing to re-parameterise)")
+    lines = [f"{e.name}: {e.display} ({e.family})", *field("resolution", res),
+             *field("built by", f"{e.constructor}, on meta"), *field("form", f"inference = {form}"),
+             *field("aliases", ", ".join(e.aliases) or "-")]
+    for label, text in (("differs", e.differs), ("note", e.note)):
+        if text:
+            lines += field(label, text)
+    lines += ["", "published                      ours"]
+    pub, row, said = e.published, Row(e, Counts(ours["params"], ours["macs"]), None), set()
+    for fig, label, unit, mine in (("top1", "top-1", "%", None),
+                                   ("params_m", "params", "M", ours["params"] / 1e6),
+                                   ("macs_g", "MACs", "G", ours["macs"] / 1e9)):
+        c = pub.cited(fig)
+        value = "-" if c.value is None else f"{c.text} {unit}"
+        mine_s = "" if mine is None else f"{mine:.3f} {unit}"
+        if mine is not None and c.value:
+            mine_s += f" ({mine / c.value - 1:+.1%})"
+        src = c.source.short if c.source and c.value is not None else "none published"
+        lines.append(f"  {label:7} {value:>9}  {src:20} {mine_s}".rstrip())
+        for text in (c.note, explanation(row, fig) if mine is not None else None):
+            if text and text not in said:
+                said.add(text)
+                lines += ["          " + w for w in _wrap(text, 86)]
+    if pub.sources():
+        lines += ["", "sources"]
+        for s in pub.sources():
+            lines += ["  " + w for w in _wrap(f"{s.short}: {s.citation} {s.url}", 94)]
+    lines += ["", f"`roofline analyze {e.name}` for its layer table on a device."]
+    click.echo("\n".join(lines))
+
+
+@zoo.command("fidelity")
+@click.option("--output", "-o", default="docs/fidelity.md", show_default=True,
+              help="Where to write the report ('-' for stdout).")
+@click.option("--check", is_flag=True,
+              help="Only check that OUTPUT matches our live counts (fvcore numbers read from "
+              "it); exit 1 when it is out of date.")
+@user_errors
+def zoo_fidelity(output: str, check: bool) -> None:
+    """Our params and MACs for every zoo model beside the published ones and fvcore's,
+    with a cause for every gap over 5% (docs/fidelity.md; about a minute)."""
+    from . import fidelity
+
+    if check:
+        problem = fidelity.stale(output)
+        if problem:
+            click.echo(problem, err=True)
+            sys.exit(1)
+        click.echo(f"{output} is up to date")
+        return
+    check_output(output)
+    text = fidelity.generate(progress=lambda s: click.echo(f"fvcore and ours: {s}", err=True))
+    write_output(output, text)
+    if output != "-":
+        click.echo(f"wrote {output}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
