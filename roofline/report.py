@@ -133,6 +133,8 @@ def analysis_text(a: Analysis, top: int = 10) -> str:
     if a.family:
         head += f" ({a.family})"
     head += f"   input {shape}"
+    if getattr(a, "form", None) == "training":
+        head += "   [training form: multi-branch, not re-parameterised]"
     wd = f" (weights {a.weight_dtype})" if a.weight_dtype != a.dtype else ""
     lines = [head, f"dtype     {a.dtype}{wd}   fusion {a.fusion}", *_device_lines(a), ""]
     lines.append(

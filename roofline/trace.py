@@ -415,6 +415,10 @@ def _explain_failure(model: nn.Module, rec: _Recorder, e: Exception) -> str:
         return (f"the forward of {name} reads tensor values at {where!r} (data-dependent control "
                 "flow or .item()), which meta tracing cannot follow; make the branch "
                 "depend on shapes only")
+    if any(s in msg for s in ("Kernel size can't be greater", "Output size is too small",
+                              "smaller than kernel", "output size is too small")):
+        return (f"the input is too small for {name}: at {where!r} the feature map is smaller "
+                f"than the kernel ({msg[:160]}); use a larger resolution")
     if len(msg) > 300:
         msg = msg[:297] + "..."
     return f"the forward of {name} failed at {where!r}: {type(e).__name__}: {msg}"
