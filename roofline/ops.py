@@ -281,6 +281,13 @@ _INDEXING = {
 VIEW_OPS = frozenset({
     "_unsafe_view", "_reshape_alias", "alias", "lift_fresh", "detach", "view_as_real",
     "view_as_complex", "_nested_view_from_buffer", "_conj", "_neg_view", "_indices", "_values",
+    # In-place restrides fold onto these names (as_strided_ -> as_strided) but their schema
+    # is not annotated as a view: they change metadata only. timm's channels-last pooling
+    # heads call as_strided_ (ConvNeXt-V2, FocalNet, NesT, SAM ViT, Swin-V2-CR: found by
+    # the survey, docs/survey.md).
+    "as_strided", "squeeze", "unsqueeze", "transpose", "t", "swapdims", "swapaxes",
+    # Split without alias annotations (LSTM gates, Sequencer): the pieces are views.
+    "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
 })
 #: ops that allocate without writing (their output is filled by a later op)
 ALLOC_OPS = frozenset({"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided",
