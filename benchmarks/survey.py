@@ -14,9 +14,10 @@ spaced through its sorted list; timm's ``test_*`` models are left out), runs the
 * ``docs/survey.md``: the summary: counts, agreement with FlopCounterMode, every gap with
   its cause, failures with their reasons, the slowest models, wall time.
 
-Rows are journaled next to the CSV (``survey.csv.journal.jsonl``, not committed), so an
-interrupted run resumes, and a repeated run only re-renders; ``--fresh`` runs everything
-again (the trace cache still applies; ROOFLINE_NO_CACHE=1 turns it off).
+Rows are journaled (``--journal``, default ``surveys/benchmark-timm.jsonl`` in the trace
+cache directory), so an interrupted run resumes and a repeated run only re-renders;
+``--fresh`` runs everything again (the trace cache still applies; ROOFLINE_NO_CACHE=1 turns
+it off).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from roofline import __version__
+from roofline.cache import cache_dir
 from roofline.survey import Task, survey, timm_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,31 +92,33 @@ def pick(n: int) -> list[Task]:
 
 # -------------------------------------------------------------------- explanations of gaps
 #
-# Written after reading the survey's rows (the `mac_diff` column says on which ops the two
-# counts differ). Each entry: a test on a row -> the cause. A gap that no entry explains is
-# listed as UNEXPLAINED in the markdown, so a new one cannot hide.
+# Where our count and FlopCounterMode's differ, `fcm_check` says how: `folded` means the
+# difference is exactly `macs_folded`, the MACs of contractions whose operands are all weights
+# or constants (the tracer records them as `const` ops with 0 MACs: a deployed runtime
+# computes them once, ahead of time; FlopCounterMode counts them on every forward). What
+# those constant products are, per timm module, read off the traces (`mac_diff` and the
+# module types of the const ops):
 
-def _has(row: dict, op: str) -> bool:
-    return any(part.split(":")[0] == op for part in str(row.get("mac_diff") or "").split(";"))
-
-
-EXPLANATIONS: list[tuple[str, callable, str]] = [
-    ("constant-folded weight-only ops", lambda r: r.get("rel_diff", 0) < 0 and "folded" in str(r.get("gap_hint", "")),
-     "FlopCounterMode counts matrix products whose operands are all weights or constants "
-     "(e.g. Swin-V2's continuous position-bias MLP, which maps a fixed coordinate table to "
-     "bias values). A deployed runtime folds them into constants before inference; the "
-     "tracer records them as `const` ops with 0 MACs."),
-]
-
-
-def explain(row: dict) -> str:
-    for _name, test, text in EXPLANATIONS:
-        try:
-            if test(row):
-                return text
-        except Exception:
-            continue
-    return ""
+FOLDED_CAUSES = {
+    "swin_transformer_v2": "continuous position-bias MLP (`cpb_mlp`) on the constant "
+                           "log-spaced coordinate table",
+    "swin_transformer_v2_cr": "meta-network position-bias MLP on the constant relative "
+                              "coordinates",
+    "gemma4_vit": "2-D position embedding gathered as a one-hot matmul on constant position "
+                  "ids, and the rotary-embedding frequencies",
+    "convit": "GPSA positional projection (`pos_proj`) of the constant relative indices",
+    "edgenext": "Fourier positional encoding: a 1x1 conv on a constant coordinate grid",
+    "xcit": "Fourier positional encoding: a 1x1 conv on a constant coordinate grid",
+    "maxxvit": "relative-position bias: an MLP (rmlp variants) or a one-hot einsum (tf "
+               "variants) on constant coordinates",
+    "vision_transformer_relpos": "relative-position MLP on the constant coordinate table",
+    "sequencer": "nn.LSTM's first recurrent product, which multiplies the zero initial state "
+                 "by a weight",
+    "eva": "attention-pool head: the query projection of a learned latent (a parameter)",
+    "naflexvit": "attention-pool head: the query projection of a learned latent (a parameter)",
+    "vision_transformer": "attention-pool head: the query projection of a learned latent "
+                          "(a parameter)",
+}
 
 
 # -------------------------------------------------------------------- the report
@@ -124,98 +128,165 @@ def fmt_g(x) -> str:
     return "" if x is None or x != x else f"{x / 1e9:.3f}"
 
 
-def write_markdown(path: Path, df, s, args, picked: int) -> None:
-    sm = s.summary()
+def _table(headers: list[str], rows: list[list], align: str | None = None) -> list[str]:
+    align = align or "l" + "r" * (len(headers) - 1)
+    out = ["| " + " | ".join(headers) + " |",
+           "|" + "|".join(":--" if a == "l" else "--:" for a in align) + "|"]
+    out += ["| " + " | ".join(str(c).replace("|", "/") for c in r) + " |" for r in rows]
+    return out
+
+
+def write_markdown(path: Path, df, s, args, timing: dict) -> None:
     ok = df[df.status == "ok"]
-    comparable = ok[ok.macs_fcm.fillna(0) > 0]
-    within = comparable[comparable.rel_diff.abs() <= 0.01]
-    differ = comparable[comparable.rel_diff.abs() > 0.01]
-    small = comparable[(comparable.rel_diff.abs() > 0) & (comparable.rel_diff.abs() <= 0.01)]
-    zero = ok[ok.macs_fcm.fillna(0) == 0]
+    counted = ok[ok.macs_fcm.fillna(0) > 0]
+    within = counted[counted.rel_diff.abs() <= 0.01]
+    by_check = {c: ok[ok.fcm_check == c] for c in
+                ("exact", "folded", "within 1%", "differs", "not counted", "fcm failed")}
+    grad = ok[ok.fcm_error.fillna("").str.startswith("under no_grad")]
     unsup = ok[ok.unsupported.fillna("") != ""]
+    bad = df[df.status != "ok"]
+    n_ok = len(ok)
     lines = [
         "# Survey of timm models",
         "",
         f"Generated by `python benchmarks/survey.py --models {args.models} --workers "
-        f"{args.workers}` (roofline {__version__}, {platform.python_version()}, "
+        f"{args.workers}` (roofline {__version__}, Python {platform.python_version()}, "
         f"{os.cpu_count()} CPUs). Each model is built without weights on the meta device at "
-        "timm's default resolution, traced by `roofline survey`, and counted a second time by "
-        "torch's `FlopCounterMode` on the same meta forward (MACs = its FLOPs / 2). Rows: "
+        "timm's default resolution, traced by `roofline survey` and put on "
+        f"{' and '.join(f'`{h}`' for h in args.hw)}; torch's `FlopCounterMode` counts the "
+        "same model's meta forward a second time (its FLOPs / 2 = MACs). One row per model: "
         "[`survey.csv`](survey.csv).",
         "",
         "## Summary",
         "",
-        "| | models |",
-        "|:--|--:|",
-        f"| surveyed | {len(df)} ({picked} picked from {len(timm_catalog())} timm models) |",
-        f"| ok | {sm['ok']} |",
-        f"| failed | {sm['failed']} |",
-        f"| timed out | {sm['timeout']} |",
-        f"| FlopCounterMode counts something (comparable) | {len(comparable)} |",
-        f"| ... our MACs within 1% of it | {len(within)} ({len(within) / max(len(comparable), 1):.1%}) |",
-        f"| ... of which not identical | {len(small)} |",
-        f"| ... differing by more than 1% | {len(differ)} |",
-        f"| FlopCounterMode counts 0 MACs | {len(zero)} |",
-        f"| with ops we have no formula for | {len(unsup)} |",
+        *_table(["", "models"], [
+            ["surveyed", f"{len(df)}, picked from {df.family.nunique()} timm modules "
+                         f"(timm has {len(timm_catalog())} models in "
+                         f"{len(set(timm_catalog().values()))})"],
+            ["ok", n_ok], ["failed", int((df.status == "failed").sum())],
+            ["timed out", int((df.status == "timeout").sum())],
+            ["FlopCounterMode counts MACs (comparable)", len(counted)],
+            ["our MACs within 1% of FlopCounterMode",
+             f"**{len(within)} of {len(counted)}** ({len(within) / max(len(counted), 1):.1%})"],
+            ["identical", len(by_check["exact"])],
+            ["different only by constant-folded MACs (explained below)",
+             len(by_check["folded"])],
+            ["different otherwise", len(by_check["within 1%"]) + len(by_check["differs"])],
+            ["FlopCounterMode counts 0 / cannot run", f"{len(by_check['not counted'])} / "
+                                                      f"{len(by_check['fcm failed'])}"],
+            ["with ops we have no formula for", len(unsup)],
+        ]),
         "",
-        f"Wall time: {s.wall_s / 60:.1f} min for the models run in this pass "
-        f"({s.ran} run, {s.resumed} read back from the journal) with {args.workers} worker "
-        f"processes; worker time per model: median {ok.seconds.median():.2f} s, "
-        f"max {ok.seconds.max():.1f} s.",
+        f"Wall time: **{timing['wall_s'] / 60:.1f} min** for {timing['ran']} models with "
+        f"{timing['workers']} worker processes ({timing['date']}, {timing['traced']} traced "
+        f"afresh, the rest from the trace cache). Worker time per model "
+        "(build, trace, FlopCounterMode, a layer table per dtype): median "
+        f"{ok.seconds.median():.2f} s, max {ok.seconds.max():.1f} s.",
         "",
-        "By category:",
+        *_table(["category", "models", "ok", "within 1% of FlopCounterMode", "identical"],
+                [[cat, len(g), int((g.status == "ok").sum()),
+                  f"{int((gc.rel_diff.abs() <= 0.01).sum())} of {len(gc)}",
+                  int((gc.fcm_check == "exact").sum())]
+                 for cat, g in df.groupby("category")
+                 for gc in [g[(g.status == "ok") & (g.macs_fcm.fillna(0) > 0)]]]),
         "",
-        "| category | models | ok | within 1% of FlopCounterMode |",
-        "|:--|--:|--:|--:|",
+        "## Where the two counts differ",
+        "",
     ]
-    for cat, g in df.groupby("category"):
-        gc = g[(g.status == "ok") & (g.macs_fcm.fillna(0) > 0)]
-        w = int((gc.rel_diff.abs() <= 0.01).sum())
-        lines.append(f"| {cat} | {len(g)} | {int((g.status == 'ok').sum())} | {w} of {len(gc)} |")
-    lines += ["", "## Where our MACs and FlopCounterMode's differ", ""]
-    if len(differ) == 0 and len(small) == 0:
-        lines.append("Nowhere: every comparable model matches exactly.")
-    else:
-        lines += ["| model | ours GMACs | FlopCounterMode GMACs | diff | ops (ours/theirs MACs) | cause |",
-                  "|:--|--:|--:|--:|:--|:--|"]
-        for _, r in comparable[comparable.rel_diff != 0].sort_values("rel_diff").iterrows():
-            cause = explain(r.to_dict()) or "UNEXPLAINED"
-            lines.append(f"| {r.spec} | {fmt_g(r.macs)} | {fmt_g(r.macs_fcm)} | "
-                         f"{r.rel_diff:+.2%} | {str(r.mac_diff).replace(';', '; ')} | {cause} |")
-    lines += ["", "## Models FlopCounterMode counts as 0", ""]
-    if len(zero):
-        lines.append("| model | ours GMACs | cause |")
-        lines.append("|:--|--:|:--|")
-        for _, r in zero.iterrows():
-            lines.append(f"| {r.spec} | {fmt_g(r.macs)} | {explain(r.to_dict()) or 'UNEXPLAINED'} |")
-    else:
-        lines.append("None.")
-    lines += ["", "## Failures", ""]
-    bad = df[df.status != "ok"]
+    folded = by_check["folded"]
+    if len(folded):
+        lines += [
+            f"**Constant folding ({len(folded)} models).** For each of these our MACs plus "
+            "`macs_folded` equal FlopCounterMode's exactly. `macs_folded` are the MACs of "
+            "contractions whose operands are all weights or constants: the tracer marks them "
+            "`const` (0 MACs, no bytes), since a deployed runtime computes them once, ahead "
+            "of time, while FlopCounterMode counts them on every forward. Neither count is "
+            "wrong; ours is the inference cost. What is folded, per family:",
+            "",
+            *_table(["model", "ours GMACs", "FlopCounterMode GMACs", "diff", "folded GMACs",
+                     "what is constant"],
+                    [[r.spec, fmt_g(r.macs), fmt_g(r.macs_fcm), f"{r.rel_diff:+.2%}",
+                      fmt_g(r.macs_folded),
+                      FOLDED_CAUSES.get(r.family, f"UNEXPLAINED ({r.mac_diff})")]
+                     for r in folded.sort_values(["family", "spec"]).itertuples()],
+                    "lrrrrl"),
+            "",
+        ]
+    other = ok[ok.fcm_check.isin(["within 1%", "differs"])]
+    lines.append(f"**Other differences: {len(other)}.**" + ("" if len(other) else
+                 " Everywhere else the two counts are identical."))
+    if len(other):
+        lines += ["", *_table(["model", "ours GMACs", "FlopCounterMode GMACs", "diff",
+                               "ops (ours/theirs MACs)"],
+                              [[r.spec, fmt_g(r.macs), fmt_g(r.macs_fcm), f"{r.rel_diff:+.2%}",
+                                r.mac_diff] for r in other.itertuples()], "lrrrl")]
+    lines += [
+        "",
+        "**Gaps found and fixed along the way** (see tests/test_survey_fixes.py):",
+        "",
+        "- `as_strided_` (an in-place restride after the channels-last global pool of "
+        "ConvNeXt-V2, FocalNet, NesT, SAM ViT and Swin-V2-CR heads) and `unsafe_split` "
+        "(nn.LSTM's gate split, 1408-2816 calls per Sequencer2d) were *unsupported*: they "
+        "are metadata-only views now, as are the other in-place restrides (`squeeze_`, "
+        "`unsqueeze_`, `transpose_`, `t_`, `swapdims_`, `swapaxes_`) and `unsafe_chunk` / "
+        "`unsafe_split_with_sizes`.",
+        "- FlopCounterMode wrapped around the whole trace (model build included) over-counted "
+        "every model whose constructor runs a forward to size a layer (timm's hybrid ViTs, "
+        "LeViT, RepViT, SHViT, EfficientViT, iFormer: up to 2x the conv MACs). The survey "
+        "now builds the model first and counts only its forward.",
+        "",
+        f"**FlopCounterMode needs grad mode ({len(grad)} models).** Under `no_grad` (how both "
+        "counters run inference) FlopCounterMode's module tracker raises `AssertionError: "
+        "Expected gradient function to be set` when a module's input is a view of a "
+        "parameter (CaiT's class token, PiT's position embedding, attention-pool latents). "
+        "The survey counts those again with grad enabled (the same forward); our tracer has "
+        "no such failure." + ("" if not len(grad) else " Models: "
+                              + ", ".join(f"`{x}`" for x in grad.spec) + "."),
+        "",
+        "## Failures",
+        "",
+    ]
     if len(bad):
-        lines += ["| model | status | reason |", "|:--|:--|:--|"]
-        for _, r in bad.iterrows():
-            lines.append(f"| {r.spec} | {r.status} | {str(r.reason).replace('|', '/')} |")
+        lines += _table(["model", "status", "reason"],
+                        [[r.spec, r.status, r.reason] for r in bad.itertuples()], "lll")
     else:
-        lines.append("None.")
+        lines.append(f"None: all {len(df)} models traced.")
     lines += ["", "## Ops without a formula", ""]
     if len(unsup):
         ops = Counter()
         for u in unsup.unsupported:
             for part in u.split(";"):
-                op, n = part.rsplit(":", 1)
-                ops[op] += 1
-        lines += ["| op | models |", "|:--|--:|"]
-        lines += [f"| `{op}` | {n} |" for op, n in ops.most_common()]
+                ops[part.rsplit(":", 1)[0]] += 1
+        lines += _table(["op", "models"], [[f"`{op}`", n] for op, n in ops.most_common()])
     else:
-        lines.append("None: every op of every model that traced has a formula or a zero-MAC "
-                     "category.")
-    lines += ["", "## Slowest models (worker seconds: build, trace, FlopCounterMode, layer "
-              "tables)", "", "| model | seconds | ops traced |", "|:--|--:|--:|"]
-    for _, r in ok.sort_values("seconds", ascending=False).head(10).iterrows():
-        lines.append(f"| {r.spec} | {r.seconds:.1f} | {int(r.ops)} |")
-    lines.append("")
+        lines.append("None: every op of every model has a MAC formula or a zero-MAC category "
+                     "(coverage 100% everywhere).")
+    lines += ["", "## Slowest models", "",
+              *_table(["model", "worker seconds", "aten ops traced"],
+                      [[r.spec, f"{r.seconds:.1f}", int(r.ops)]
+                       for r in ok.sort_values("seconds", ascending=False).head(10).itertuples()]),
+              ""]
     path.write_text("\n".join(lines))
+
+
+def timing_of(s, journal: Path, workers: int) -> dict:
+    """Wall time of the last pass that ran most of the models (kept beside the journal, so a
+    pass that only re-renders from the journal reports the real run, not its own 0 s)."""
+    import datetime
+    import json
+
+    side = Path(f"{journal}.timing.json")
+    if s.ran >= 0.9 * len(s.rows):
+        timing = {"wall_s": s.wall_s, "ran": s.ran, "workers": workers,
+                  "traced": sum(not r.get("trace_cached") for r in s.rows),
+                  "date": datetime.date.today().isoformat()}
+        side.write_text(json.dumps(timing))
+        return timing
+    try:
+        return json.loads(side.read_text())
+    except (OSError, ValueError):
+        return {"wall_s": s.wall_s, "ran": s.ran, "workers": workers,
+                "traced": sum(not r.get("trace_cached") for r in s.rows), "date": "unknown"}
 
 
 def main() -> None:
@@ -226,7 +297,10 @@ def main() -> None:
     ap.add_argument("--csv", type=Path, default=ROOT / "docs" / "survey.csv")
     ap.add_argument("--md", type=Path, default=ROOT / "docs" / "survey.md")
     ap.add_argument("--timeout", type=float, default=300)
-    ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--fresh", action="store_true", help="run every model again")
+    ap.add_argument("--journal", type=Path, default=None,
+                    help="finished rows (default: surveys/benchmark-timm.jsonl in the cache "
+                    "directory)")
     ap.add_argument("--only", nargs="*", help="restrict to these timm modules (development)")
     args = ap.parse_args()
 
@@ -248,15 +322,16 @@ def main() -> None:
 
     args.csv.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    journal = args.journal or cache_dir() / "surveys" / "benchmark-timm.jsonl"
+    print(f"journal {journal}", file=sys.stderr)
     s = survey([], args.hw, tasks=tasks, workers=args.workers, timeout_s=args.timeout,
-               journal=args.csv.with_name(args.csv.name + ".journal.jsonl"), fresh=args.fresh,
-               progress=progress)
+               journal=journal, fresh=args.fresh, progress=progress)
     if s.interrupted:
         sys.exit("interrupted; run again to resume")
     df = s.frame()
     df.insert(2, "category", [category(f) for f in df.family])
     df.to_csv(args.csv, index=False)
-    write_markdown(args.md, df, s, args, len(tasks))
+    write_markdown(args.md, df, s, args, timing_of(s, journal, args.workers))
     sm = s.summary()
     print(f"{sm} in {time.perf_counter() - t0:.0f} s -> {args.csv}, {args.md}", file=sys.stderr)
 

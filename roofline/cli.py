@@ -358,17 +358,17 @@ class _SurveyProgress:
     """Progress on stderr: one updating line on a terminal, one line per model otherwise."""
 
     def __init__(self, quiet: bool) -> None:
+        import time
+
         self.quiet = quiet
         self.tty = sys.stderr.isatty()
-        self.start = None
+        self.start = time.monotonic()
         self.counts = {"ok": 0, "failed": 0, "timeout": 0}
         self.fresh = 0
 
     def __call__(self, row: dict[str, Any], done: int, total: int) -> None:
         import time
 
-        if self.start is None:
-            self.start = time.monotonic()
         status = row.get("status", "failed")
         self.counts[status] = self.counts.get(status, 0) + 1
         if self.quiet:

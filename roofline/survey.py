@@ -82,7 +82,7 @@ HARD_GRACE_S = 15.0
 #: seconds to wait for a Dask scheduler to answer
 DASK_CONNECT_TIMEOUT_S = 20.0
 #: the version of the FlopCounterMode record kept in a cached trace's meta
-_FCM_FORMAT = 2
+_FCM_FORMAT = 3
 #: files whose code decides a row's numbers beyond the trace (the trace cache key has the rest)
 _ROW_CODE = ("survey.py", "layers.py", "model.py", "dtypes.py")
 _GLOB_CHARS = frozenset("*?[")
@@ -402,9 +402,12 @@ def _compare(trace: Any, macs: int, folded: int, fcm: dict[str, Any]) -> dict[st
         check = "within 1%"
     else:
         check = "differs"
+    note = fcm.get("no_grad_error") or ""
+    if note:
+        note = f"under no_grad: {note}; counted with grad enabled"
     return {"macs_fcm": theirs, "rel_diff": rel, "fcm_check": check,
             "mac_diff": _mac_diff(trace, fcm["ops"]) if check != "exact" else "",
-            "fcm_error": ""}
+            "fcm_error": note}
 
 
 class _Shaped:
@@ -520,7 +523,7 @@ def flop_counter(spec: str, resolution: int | None, batch: int) -> dict[str, Any
         ops = {str(k): int(v) // 2
                for k, v in counter.get_flop_counts().get("Global", {}).items()}
         return {"format": _FCM_FORMAT, "macs": int(counter.get_total_flops()) // 2, "ops": ops,
-                "grad": grad, "error": "", "torch": torch.__version__}
+                "grad": grad, "error": "", "no_grad_error": error, "torch": torch.__version__}
     return {"format": _FCM_FORMAT, "macs": None, "ops": {}, "error": error,
             "torch": torch.__version__}
 
