@@ -42,5 +42,11 @@ figures: $(STAMP)
 	$(BIN)/roofline plot roofline mnv4_conv_medium --hw pixel6_cpu:fitted -o $(FIGURES)/roofline_mnv4_conv_medium.png
 	$(BIN)/roofline plot devices mnv4_conv_medium -o $(FIGURES)/devices_mnv4_conv_medium.png
 
+# Execute the three notebooks in place, to read them with their tables and figures (under a
+# minute each). git keeps them without outputs, which the tests check: `git checkout notebooks/`
+# restores the stripped copies.
+notebooks: $(STAMP)
+	$(BIN)/jupyter-execute --inplace --kernel_name=python3 --timeout=600 notebooks/*.ipynb
+
 clean:
 	rm -rf $(VENV) build *.egg-info
