@@ -30,6 +30,7 @@ _LAZY = {
     "list_profiles": ("hardware", "list_profiles"),
     "HardwareProfile": ("hardware", "HardwareProfile"),
     "Roof": ("hardware", "Roof"),
+    "device": ("hardware", "device"),
     "RooflineError": ("errors", "RooflineError"),
 }
 

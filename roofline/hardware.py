@@ -80,8 +80,8 @@ class Roof:
     dtype: str
     peak_macs_per_s: float
     mem_bw_bytes_per_s: float
-    fitted: bool  # True when any figure used is fitted: print "fitted" wherever shown
-    basis: str  # short label: "spec", "measured", "estimate" or "fitted"
+    fitted: bool = False  # True when any figure used is fitted: print "fitted" wherever shown
+    basis: str = "user"  # short label: "spec", "measured", "estimate", "fitted" or "user"
     overhead_s_per_layer: float = 0.0
     compute_efficiency: float = 1.0  # fraction of peak MACs/s reached
     memory_efficiency: float = 1.0  # fraction of peak bandwidth reached
@@ -102,6 +102,23 @@ class Roof:
     def with_(self, **changes: Any) -> Roof:
         """A copy with some fields changed, for what-if questions ("2x the bandwidth")."""
         return dataclasses.replace(self, **changes)
+
+
+def device(peak_macs_per_s: float, mem_bw_bytes_per_s: float, *, dtype: str = "int8",
+           name: str = "custom device", kind: str = "npu", hardware_id: str = "custom",
+           overhead_s_per_layer: float = 0.0) -> Roof:
+    """A device defined in one line, for what-if questions in code.
+
+    >>> npu = device(1e12, 17.1e9, name="my NPU")       # 1 TMAC/s int8, 17.1 GB/s
+    >>> npu.ridge_point, npu.with_(mem_bw_bytes_per_s=2 * npu.mem_bw_bytes_per_s)
+
+    For several dtypes and figures with their sources, write a YAML profile instead.
+    """
+    if kind not in KINDS:
+        raise InputError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+    return Roof(hardware_id=hardware_id, name=name, kind=kind, dtype=canonical_dtype(dtype),
+                peak_macs_per_s=peak_macs_per_s, mem_bw_bytes_per_s=mem_bw_bytes_per_s,
+                overhead_s_per_layer=overhead_s_per_layer)
 
 
 @dataclass(frozen=True)

@@ -490,3 +490,17 @@ def test_import_does_not_pull_torch_or_pandas() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=REPO, env=env).stdout.strip()
     assert "torch" not in out and "pandas" not in out, out
+
+
+def test_device_in_one_line():
+    import roofline
+
+    npu = roofline.device(1e12, 17.1e9, name="my NPU", dtype="int8")
+    assert npu.ridge_point == pytest.approx(1e12 / 17.1e9)
+    assert (npu.fitted, npu.basis, npu.dtype, npu.kind) == (False, "user", "int8", "npu")
+    faster = npu.with_(mem_bw_bytes_per_s=2 * npu.mem_bw_bytes_per_s)
+    assert faster.ridge_point == pytest.approx(npu.ridge_point / 2)
+    with pytest.raises(InputError):
+        roofline.device(-1, 1e9)
+    with pytest.raises(InputError):
+        roofline.device(1e12, 1e9, kind="tpu")
