@@ -178,8 +178,10 @@ def write_markdown(path: Path, df, s, args, timing: dict) -> None:
         ]),
         "",
         f"Wall time: **{timing['wall_s'] / 60:.1f} min** for {timing['ran']} models with "
-        f"{timing['workers']} worker processes ({timing['date']}, {timing['traced']} traced "
-        f"afresh, the rest from the trace cache). Worker time per model "
+        f"{timing['workers']} worker processes ({timing['date']}, "
+        + ("every model traced afresh" if timing["traced"] == timing["ran"] else
+           f"{timing['traced']} traced afresh, the rest from the trace cache")
+        + "). Worker time per model "
         "(build, trace, FlopCounterMode, a layer table per dtype): median "
         f"{ok.seconds.median():.2f} s, max {ok.seconds.max():.1f} s.",
         "",

@@ -79,6 +79,8 @@ MAX_TASKS_PER_WORKER = 40
 MAX_WORKER_RSS_BYTES = 6 * 2**30
 #: seconds between a task's soft deadline and killing its worker process
 HARD_GRACE_S = 15.0
+#: seconds a new worker process may take to start (import roofline, maybe torch)
+STARTUP_TIMEOUT_S = 180.0
 #: seconds to wait for a Dask scheduler to answer
 DASK_CONNECT_TIMEOUT_S = 20.0
 #: the version of the FlopCounterMode record kept in a cached trace's meta
@@ -643,16 +645,24 @@ class _Slot:
         self.proc.start()
         child.close()
         self.conn = parent
+        self.started = time.monotonic()
         self.ready = False
         self.task: tuple[int, Task] | None = None
+        self.limit = math.inf
         self.deadline = math.inf
         self.done = 0
 
     def assign(self, tid: int, task: Task, job: Job) -> None:
         self.task = (tid, task)
-        limit = job.timeout_s + HARD_GRACE_S if job.timeout_s else math.inf
-        self.deadline = time.monotonic() + limit
+        self.limit = job.timeout_s + HARD_GRACE_S if job.timeout_s else math.inf
+        # the clock starts once the worker is up (a fresh one may still be importing)
+        self.deadline = time.monotonic() + self.limit if self.ready else math.inf
         self.conn.send((tid, task.spec, task.resolution, job))
+
+    def got_ready(self) -> None:
+        self.ready = True
+        if self.task is not None:
+            self.deadline = time.monotonic() + self.limit
 
     def stop(self, kill: bool = False) -> None:
         if not kill:
@@ -699,7 +709,7 @@ def _run_local(tasks: list[tuple[int, Task]], job: Job, workers: int,
                         slots[i] = s = _Slot(ctx)
                         s.assign(tid, task, job)
             busy = [s for s in slots if s.task]
-            soonest = min(s.deadline for s in busy)
+            soonest = min(s.deadline if s.ready else s.started + STARTUP_TIMEOUT_S for s in busy)
             wait([s.conn for s in busy] + [s.proc.sentinel for s in busy],
                  timeout=max(0.05, min(1.0, soonest - time.monotonic())))
             for i, s in enumerate(slots):
@@ -712,14 +722,18 @@ def _run_local(tasks: list[tuple[int, Task]], job: Job, workers: int,
                     try:
                         msg = s.conn.recv()
                         if msg[0] == "ready":
-                            s.ready = True
+                            s.got_ready()
                             if not s.conn.poll():
                                 continue
                             msg = s.conn.recv()
                         got_tid, row, rss = msg
-                        assert got_tid == tid
+                        if got_tid != tid:
+                            raise RuntimeError(f"survey worker answered task {got_tid}, "
+                                               f"expected {tid}")
                         s.done += 1
-                        replace = s.done >= MAX_TASKS_PER_WORKER or rss > MAX_WORKER_RSS_BYTES
+                        # a task stopped by its deadline may have left state half undone
+                        replace = (s.done >= MAX_TASKS_PER_WORKER or rss > MAX_WORKER_RSS_BYTES
+                                   or row.get("status") == "timeout")
                     except (EOFError, OSError):
                         row = None
                 if row is None:
@@ -728,6 +742,9 @@ def _run_local(tasks: list[tuple[int, Task]], job: Job, workers: int,
                             f"survey worker processes cannot start (exit code "
                             f"{s.proc.exitcode}); a script that calls roofline.survey.survey() "
                             "must do so under `if __name__ == '__main__':`")
+                    if not s.ready and time.monotonic() > s.started + STARTUP_TIMEOUT_S:
+                        raise RooflineError(f"survey worker processes did not start within "
+                                            f"{STARTUP_TIMEOUT_S:g} s")
                     if not s.proc.is_alive():
                         s.proc.join(1)
                         row = _failed_row(task, job, "failed", _death_reason(s.proc.exitcode))
