@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test install fidelity figures notebooks bench clean
+.PHONY: demo test install fidelity figures notebooks bench survey clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ figures: $(STAMP)
 # restores the stripped copies.
 notebooks: $(STAMP)
 	$(BIN)/jupyter-execute --inplace --kernel_name=python3 --timeout=600 notebooks/*.ipynb
+
+# docs/survey.md and docs/survey.csv: 300 timm models traced by `roofline survey` and
+# checked against torch's FlopCounterMode (3-4 minutes with 2 workers; rows are
+# journaled, so a second run only re-renders: add --fresh to run them again).
+survey: $(STAMP)
+	$(BIN)/python benchmarks/survey.py --workers 2
 
 clean:
 	rm -rf $(VENV) build *.egg-info
