@@ -83,6 +83,8 @@ HARD_GRACE_S = 15.0
 STARTUP_TIMEOUT_S = 180.0
 #: seconds to wait for a Dask scheduler to answer
 DASK_CONNECT_TIMEOUT_S = 20.0
+#: models are surveyed as deployed: re-parameterised where timm can (MobileOne, FastViT)
+_FORM = "inference"
 #: the version of the FlopCounterMode record kept in a cached trace's meta
 _FCM_FORMAT = 3
 #: files whose code decides a row's numbers beyond the trace (the trace cache key has the rest)
@@ -473,7 +475,7 @@ def _traced(spec: str, resolution: int | None, job: Job):
         cached = True
     else:
         label, trace, meta = trace_model(spec, resolution=resolution, batch=job.batch,
-                                         cache=job.cache)
+                                         cache=job.cache, form=_FORM)
         meta = {"label": label, **meta}
         cached = False
     fcm = trace.meta.get("flop_counter")
@@ -486,13 +488,15 @@ def _traced(spec: str, resolution: int | None, job: Job):
 
 
 def _trace_key(spec: str, resolution: int | None, batch: int) -> str:
-    """The trace cache key ``analysis.trace_model`` uses for a named model."""
+    """The trace cache key ``analysis.trace_model`` uses for a named model in its inference
+    form (tests/test_survey.py checks that the two agree)."""
     from . import cache as trace_cache
     from .zoo import lookup
 
     entry = lookup(spec)
     name = entry.name if entry is not None else spec.strip()
-    return trace_cache.key(name, resolution=resolution, batch=batch, input_shape=None)
+    return trace_cache.key(name, resolution=resolution, batch=batch, input_shape=None,
+                           form=_FORM)
 
 
 def flop_counter(spec: str, resolution: int | None, batch: int) -> dict[str, Any]:
@@ -512,7 +516,7 @@ def flop_counter(spec: str, resolution: int | None, batch: int) -> dict[str, Any
     from .zoo import resolve
 
     src = resolve(spec)
-    module = src.build()
+    module = src.build(_FORM)
     x = torch.empty(src.input_shape(resolution, batch), device="meta")
     error = ""
     for grad in (False, True):

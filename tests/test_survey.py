@@ -354,6 +354,21 @@ def test_cached_analyze_and_cached_survey_do_not_import_torch(family_survey):
     assert p.returncode == 0 and not torch_loaded, p.stderr
 
 
+def test_survey_and_analyze_share_trace_cache_entries(family_survey):
+    # the survey computes analysis.trace_model's cache key itself (to read a cached trace
+    # and its FlopCounterMode count without torch): the two must agree
+    from roofline import cache as trace_cache
+    from roofline.analysis import trace_model
+
+    for spec in ("mnv4_conv_small", "MNv4-Conv-S", "resnet18"):
+        trace_model(spec)
+        key = engine._trace_key(spec, None, 1)
+        assert (trace_cache.cache_dir() / f"{key}.json.gz").is_file(), spec
+        hit = trace_cache.load(key)
+        assert hit is not None
+    assert hit[0].meta["flop_counter"]["macs"] == 1_814_073_344  # resnet18, from the survey
+
+
 def test_script_without_main_guard_gets_a_clear_error(tmp_path):
     script = tmp_path / "no_guard.py"
     script.write_text("from roofline.survey import survey\n"
