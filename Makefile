@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test install fidelity figures notebooks bench survey clean
+.PHONY: demo test install fidelity figures notebooks bench survey accuracy clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ notebooks: $(STAMP)
 # journaled, so a second run only re-renders: add --fresh to run them again).
 survey: $(STAMP)
 	$(BIN)/python benchmarks/survey.py --workers 2
+
+# docs/accuracy.md's numbers: bench -> measure the zoo -> fit (leave-one-out) -> validate on
+# this machine (about 5 minutes); rewrites hardware_profiles/ci_x86_2core.yaml and the figure.
+accuracy: $(STAMP)
+	$(BIN)/python benchmarks/accuracy_local.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -686,6 +686,395 @@ def plot(kind: str, models: tuple[str, ...], output: str, rp: str | None, preset
     write_output(output, plots.figure_bytes(fig, suffix, dpi=dpi))
 
 
+# --------------------------------------------------------------------------- bench / measure / fit / validate
+# Calibration against real hardware: bench.py (this machine's roofs), measure.py (real latency),
+# calibrate.py (fit and statistics, no torch), validation_plot.py (the scatter).
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@main.command()
+@click.option("--output", "-o", default=None,
+              help="Profile YAML to write; default: <id>.yaml in this directory ('-': stdout).")
+@click.option("--id", "profile_id", default=None,
+              help="Profile id, the file name without .yaml; default from the CPU/GPU name.")
+@click.option("--threads", "-t", type=int, default=None,
+              help="The 'all threads' count; default: every CPU this process may run on.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True, help="auto: the CUDA GPU when torch sees one, else the CPU.")
+@click.option("--quick", is_flag=True,
+              help="Tiny problems that finish in seconds: checks the setup, not for use.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@user_errors
+def bench(output: str | None, profile_id: str | None, threads: int | None, device: str,
+          quick: bool, fmt: str) -> None:
+    """Measure this machine's roofs and write them as a hardware profile.
+
+    Peak MACs/s per dtype (large matrix products: fp32, bf16/fp16 where the CPU has native
+    kernels, int8), DRAM bandwidth (STREAM triad over buffers 8x the last-level cache) and
+    last-level-cache bandwidth, at 1 thread and at all threads; the median of repeats.
+    The profile (basis: measured) works with --hw:
+
+    \b
+    roofline bench -o my_machine.yaml
+    roofline analyze mnv4_conv_small --hw my_machine.yaml
+    """
+    from . import bench as b
+    from .calibrate import check_profile_text, profile_yaml
+    from .measure import check_threads
+    from .report import render_table, to_json
+
+    if threads is not None:
+        check_threads(threads)
+    if profile_id is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", profile_id):
+        raise RooflineError(f"--id {profile_id!r} is not a valid profile id; use letters, "
+                            "digits, '_', '-', '.'")
+    check_output(output)
+    _progress("measuring: close other heavy programs for steadier numbers")
+    if busy := b.busy_note(b.cpu_busy()):
+        _progress(f"warning: {busy}")
+    result = b.run(device=device, threads=threads, settings=b.QUICK if quick else b.DEFAULT,
+                   progress=_progress)
+    path = output or f"{profile_id or b.default_id(result)}.yaml"
+    text = profile_yaml(b.profile_data(result), b.profile_header(result))
+    check_profile_text(text, path)
+    write_output(path, text)
+    if path == "-":
+        return
+    rp = b.ridge_points(result)
+    if fmt == "json":
+        click.echo(to_json({**result.to_dict(), "ridge_point": rp, "profile": path}))
+        return
+    table = render_table(b.summary_rows(result),
+                         ["roof", "dtype / memory", "threads", "median", "spread", "problem"],
+                         "lllrrl")
+    lines = [f"{result.device_name}, torch {result.torch_version}, {result.elapsed_s:.0f} s",
+             "", table, ""]
+    if rp:
+        lines.append("ridge points (DRAM, " + ("GPU" if result.device == "cuda" else "1 thread")
+                     + "): " + ", ".join(f"{d} {v:.3g} MACs/B" for d, v in rp.items()))
+    lines += [f"wrote {path}; use it with --hw {path}"]
+    if quick:
+        lines.append("(--quick: tiny problems, these numbers are not this machine's roofs)")
+    click.echo("\n".join(lines))
+
+
+@main.command()
+@click.argument("models", nargs=-1, required=True)
+@click.option("--threads", "-t", type=int, default=1, show_default=True,
+              help="torch intra-op threads.")
+@click.option("--dtype", default="fp32", show_default=True, help="fp32, bf16 or fp16.")
+@click.option("--resolution", "-r", type=int, default=None,
+              help="Input resolution; default: each model's zoo (paper) resolution.")
+@click.option("--repeats", type=int, default=7, show_default=True,
+              help="Timed repeats; the latency is their median.")
+@click.option("--min-time", type=float, default=0.2, show_default=True,
+              help="Seconds each repeat lasts at least (its latency is the mean per run).")
+@click.option("--warmup", type=float, default=0.3, show_default=True,
+              help="Seconds of warm-up runs (at least 2 runs).")
+@click.option("--per-layer", is_flag=True,
+              help="Also measure each layer with torch.profiler, named as in `analyze`.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="Where the model runs.")
+@click.option("--fusion", type=click.Choice(["none", "tflite", "full"]), default="tflite",
+              show_default=True, help="Layer grouping of the --per-layer rows.")
+@click.option("--output", "-o", default=None, help="CSV file to write; default: stdout.")
+@user_errors
+def measure(models: tuple[str, ...], threads: int, dtype: str, resolution: int | None,
+            repeats: int, min_time: float, warmup: float, per_layer: bool, device: str,
+            fusion: str, output: str | None) -> None:
+    """Measure the real latency of MODELS on this machine (torch eager, batch 1).
+
+    MODELS are zoo names, globs over the zoo ('mnv4*'), 'all', timm names or
+    file.py:factory. Weights are random but deterministic; the latency is the median of
+    --repeats repeats, each the mean of many runs, after a warm-up. Writes CSV:
+    model,resolution,dtype,threads,latency_ms,runs,... for `roofline fit` and `validate`.
+
+    \b
+    roofline measure mnv4_conv_small mobilenetv2_100 --threads 1 -o measured.csv
+    """
+    from .measure import check_eager_dtype, check_threads, expand_models
+    from .measure import measure as run_measure
+
+    check_output(output)
+    check_threads(threads)
+    check_eager_dtype(dtype)
+    if repeats < 1:
+        raise RooflineError(f"--repeats must be >= 1, got {repeats}")
+    if min_time < 0 or warmup < 0:
+        raise RooflineError("--min-time and --warmup must be >= 0 seconds")
+    cpus = os.cpu_count() or 1
+    if threads > cpus:
+        _progress(f"warning: --threads {threads} is more than the {cpus} CPUs here")
+    expand_models(models)  # a typo fails before anything is built
+    from .bench import busy_note, cpu_busy
+
+    if busy := busy_note(cpu_busy()):
+        _progress(f"warning: {busy}")
+    df = run_measure(models, threads=threads, dtype=dtype, resolution=resolution,
+                     repeats=repeats, min_time_s=min_time, warmup_s=warmup,
+                     per_layer=per_layer, fusion=fusion, device=device, progress=_progress)
+    if "layer_index" in df:
+        df["layer_index"] = df["layer_index"].astype("Int64")
+    write_output(output, df.to_csv(index=False, float_format="%.6g"))
+    if output and output != "-":
+        _progress(f"wrote {output}")
+
+
+def _measured_models(path: str, dtype: str | None, threads: int | None,
+                     default_dtype: str | None) -> tuple[Any, Any]:
+    """(all rows, whole-model rows with a dtype filled in) of a measurements CSV."""
+    from .calibrate import model_rows, read_measurements
+    from .zoo import resolve
+
+    df = read_measurements(path, check_model=resolve)
+    rows = model_rows(df, dtype=dtype, threads=threads, src=path)
+    fill = dtype or default_dtype or "fp32"
+    rows["dtype"] = [d if d is not None else fill for d in rows["dtype"]]
+    return df, rows
+
+
+def _dataset(rows: Any, fusion: str) -> tuple[Any, dict[Any, Any]]:
+    """The calibration data set of whole-model rows, and the layer table of each."""
+    from .calibrate import Dataset
+    from .measure import layer_tables
+
+    keys = [(r.model, None if r.resolution is None else int(r.resolution), r.dtype)
+            for r in rows.itertuples()]
+    tables = layer_tables(keys, fusion=fusion)
+    multi = {m for m in rows["model"] if (rows["model"] == m).sum() > 1}
+    labels = [m if m not in multi or res is None else f"{m}@{res}" for m, res, _ in keys]
+    ds = Dataset.from_tables([tables[k] for k in keys], rows["latency_s"].to_numpy(),
+                             labels, keys)
+    return ds, tables
+
+
+_FUSION_HELP = ("Layer grouping the roofline sums over. Default none: torch eager runs every "
+                "op as its own kernel, as `roofline measure` times it.")
+
+
+@main.command()
+@click.argument("measurements")
+@click.option("--hw", "hw", default=None,
+              help="Base profile: the device's name and kind, the starting point, and with "
+                   "--hold-peak the peak kept. Default: none (a generic start).")
+@click.option("--dtype", default=None, help="Fit the rows at this dtype (needed when the CSV "
+              "mixes dtypes); default: the CSV's, else the base profile's default.")
+@click.option("--threads", "-t", type=int, default=None,
+              help="Fit the rows at this thread count (needed when the CSV mixes them).")
+@click.option("--fusion", type=click.Choice(["none", "tflite", "full"]), default="none",
+              show_default=True, help=_FUSION_HELP)
+@click.option("--overhead/--no-overhead", default=False, show_default=True,
+              help="Also fit a fixed cost per layer (framework/dispatch overhead).")
+@click.option("--hold-peak", is_flag=True,
+              help="Keep the base profile's peak; fit the bandwidth (the ridge point) only.")
+@click.option("--cv", is_flag=True, help="Leave-one-out: each model predicted by a fit to the "
+              "others, so the fit is judged out of sample.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@click.option("--output", "-o", default=None, help="Write the fitted profile YAML here "
+              "(basis: fitted); use it with --hw.")
+@user_errors
+def fit(measurements: str, hw: str | None, dtype: str | None, threads: int | None,
+        fusion: str, overhead: bool, hold_peak: bool, cv: bool, fmt: str,
+        output: str | None) -> None:
+    """Fit a roofline (effective peak, bandwidth, optionally per-layer overhead) to measured
+    latencies, and report how well it ranks and predicts them.
+
+    MEASUREMENTS is a CSV with at least model,latency_ms (model = zoo or timm name; optional
+    resolution, dtype, threads columns), e.g. from `roofline measure`. Minimises relative
+    (log) error with a robust loss.
+
+    \b
+    roofline fit measured.csv --hw my_machine.yaml --cv -o fitted.yaml
+    """
+    from .calibrate import fit_report, fitted_profile, profile_yaml, check_profile_text
+    from .hardware import get_profile
+    from .measure import check_threads
+    from .report import to_json
+
+    check_output(output)
+    if threads is not None:
+        check_threads(threads)
+    base = get_profile(hw) if hw else None
+    if hold_peak and base is None:
+        raise RooflineError("--hold-peak keeps the base profile's peak: pass --hw")
+    _, rows = _measured_models(measurements, dtype, threads,
+                               base.default_dtype if base else None)
+    d = rows["dtype"].iloc[0]
+    if len(set(rows["dtype"])) > 1:
+        raise RooflineError(f"{measurements}: rows mix dtypes {', '.join(sorted(set(rows['dtype'])))}; "
+                            "choose one with --dtype")
+    init = None
+    if base is not None:
+        if d not in base.peak_macs_per_s:
+            if hold_peak:
+                raise RooflineError(f"--hold-peak: {base.id} has no {d} peak; it has "
+                                    f"{', '.join(base.dtypes)}")
+        else:
+            r = base.roof(d)
+            init = (r.peak_macs_per_s, r.mem_bw_bytes_per_s)
+    ds, _ = _dataset(rows, fusion)
+    held = base.roof(d).peak_macs_per_s if hold_peak and base is not None else None
+    report = fit_report(ds, overhead=overhead, hold_peak=held, init=init, cv=cv)
+    report.update({"measurements": measurements, "dtype": d, "fusion": fusion,
+                   "threads": threads, "base": base.id if base else None,
+                   "fitted_profile": output})
+    if output:
+        th = threads if threads is not None else _single_threads(measurements)
+        data = fitted_profile(report, base=base, dtype=d, source=measurements, fusion=fusion,
+                              threads=th, hold_peak=hold_peak)
+        header = (f"Fitted by `roofline fit {measurements}" + (f" --hw {hw}" if hw else "")
+                  + (" --overhead" if overhead else "") + (" --hold-peak" if hold_peak else "")
+                  + f" --fusion {fusion}`.")
+        text = profile_yaml(data, header)
+        check_profile_text(text, output)
+    if fmt == "json":
+        click.echo(to_json(report))
+    else:
+        from .calibrate import fit_text
+
+        click.echo(fit_text(report))
+    if output:
+        write_output(output, text)
+        if fmt != "json":
+            click.echo(f"wrote {output}; use it with --hw {output}")
+
+
+def _single_threads(path: str) -> int | None:
+    from .calibrate import read_measurements
+
+    t = read_measurements(path)["threads"].dropna().unique()
+    return int(t[0]) if len(t) == 1 else None
+
+
+@main.command()
+@click.option("--hw", "hw", required=True, help="The profile to judge (id, id:variant or YAML).")
+@click.option("--measurements", "-m", required=True,
+              help="CSV with at least model,latency_ms; per-layer rows (layer_index, layer) "
+                   "from `roofline measure --per-layer` are compared layer by layer.")
+@click.option("--dtype", default=None, help="Default: the CSV's, else the profile's.")
+@click.option("--threads", "-t", type=int, default=None,
+              help="Use the rows at this thread count (needed when the CSV mixes them).")
+@click.option("--fusion", type=click.Choice(["none", "tflite", "full"]), default="none",
+              show_default=True, help=_FUSION_HELP)
+@click.option("--plot", default=None,
+              help="Write the predicted-vs-measured scatter (log-log) to this .png/.svg/.pdf.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv"]),
+              default="table", show_default=True)
+@click.option("--output", "-o", default=None, help="Write the report here instead of stdout.")
+@user_errors
+def validate(hw: str, measurements: str, dtype: str | None, threads: int | None, fusion: str,
+             plot: str | None, fmt: str, output: str | None) -> None:
+    """Predicted vs measured latency per model (and per layer): a table, Spearman r_s of the
+    roofline and of MAC counting, MAPE, share within +-20 %, and a scatter plot.
+
+    \b
+    roofline validate --hw fitted.yaml --measurements measured.csv --plot accuracy.png
+    """
+    from .calibrate import compare, validation_text
+    from .hardware import get_profile
+    from .model import layer_times
+    from .report import to_json
+
+    check_output(output)
+    if plot:
+        from .validation_plot import check_plot_path
+
+        check_plot_path(plot)
+        check_output(plot)
+    if threads is not None:
+        from .measure import check_threads
+
+        check_threads(threads)
+    profile = get_profile(hw)
+    df, rows = _measured_models(measurements, dtype, threads, profile.default_dtype)
+    ds, tables = _dataset(rows, fusion)
+    predicted, pred_macs = [], []
+    for k in ds.keys:
+        t = layer_times(tables[k], profile.roof(k[2]))
+        predicted.append(float(t["latency_s"].sum()))
+    import numpy as np
+    import pandas as pd
+
+    predicted_s = np.array(predicted)
+    stats = compare(ds.measured_s, predicted_s, ds.total_macs)
+    models = pd.DataFrame({"model": ds.labels, "measured_ms": ds.measured_s * 1e3,
+                           "predicted_ms": predicted_s * 1e3,
+                           "error_pct": (predicted_s / ds.measured_s - 1) * 100,
+                           "macs": ds.total_macs, "layers": ds.sizes})
+    layers, layer_stats = _validate_layers(df, profile, threads, dtype, measurements)
+    r = profile.roof(ds.keys[0][2])
+    head = {"hardware": profile.id, "hardware_name": profile.name, "fitted": r.fitted,
+            "basis": r.basis, "measurements": measurements, "fusion": fusion,
+            "peak_macs_per_s": r.peak_macs_per_s, "mem_bw_bytes_per_s": r.mem_bw_bytes_per_s,
+            "ridge_point": r.ridge_point, "overhead_s_per_layer": r.overhead_s_per_layer}
+    if plot:
+        from .validation_plot import figure_bytes, scatter
+
+        title = (f"{profile.name}: predicted vs measured ({Path(measurements).name}, "
+                 f"fusion {fusion})")
+        fig = scatter(models, title=title, stats=stats, layers=layers, layer_stats=layer_stats)
+        write_output(plot, figure_bytes(fig, plot))
+    if fmt == "json":
+        text = to_json({**head, **stats, "models": models.to_dict(orient="records"),
+                        "layers": None if layers is None else layers.to_dict(orient="records"),
+                        "layer_stats": layer_stats})
+    elif fmt == "csv":
+        text = models.to_csv(index=False, float_format="%.6g")
+    else:
+        text = validation_text(head, stats, models, layer_stats, plot)
+    write_output(output, text)
+
+
+def _validate_layers(df: Any, profile: Any, threads: int | None, dtype: str | None,
+                     src: str) -> tuple[Any, Any]:
+    """Per-layer predicted vs measured, for the per-layer rows of the CSV (None if none)."""
+    from .calibrate import MeasurementError, compare
+    from .measure import layer_tables
+    from .model import layer_times
+
+    per = df[df["layer_index"].notna() & (df["layer_index"] >= 0)]
+    if threads is not None:
+        per = per[per["threads"].isna() | (per["threads"] == threads)]
+    if per.empty:
+        return None, None
+    import numpy as np
+    import pandas as pd
+
+    out = []
+    for (model, res, fusion, d), g in per.groupby(
+            [per["model"], per["resolution"].fillna(-1), per["fusion"].fillna("tflite"),
+             per["dtype"].fillna(dtype or profile.default_dtype)], sort=False):
+        key = (model, None if res == -1 else int(res), d)
+        table = layer_times(layer_tables([key], fusion=fusion)[key], profile.roof(d))
+        for row in g.itertuples():
+            i = int(row.layer_index)
+            if i >= len(table) or (row.layer is not None and table["name"].iloc[i] != row.layer):
+                found = table["name"].iloc[i] if i < len(table) else "nothing"
+                raise MeasurementError(
+                    f"{src}: line {row.line}: layer {i} of {model} is {row.layer!r} in the "
+                    f"measurements but {found!r} in the layer table (fusion {fusion}); were "
+                    "they measured with another model version or fusion policy?")
+            out.append({"model": model, "layer_index": i, "layer": row.layer,
+                        "op": table["op"].iloc[i],
+                        "measured_ms": row.latency_s * 1e3,
+                        "predicted_ms": float(table["latency_s"].iloc[i]) * 1e3,
+                        "macs": float(table["macs"].iloc[i])})
+    layers = pd.DataFrame(out)
+    stats = compare(layers["measured_ms"].to_numpy() / 1e3,
+                    layers["predicted_ms"].to_numpy() / 1e3, layers["macs"].to_numpy())
+    stats["models"] = int(layers["model"].nunique())
+    per_model = [compare(g["measured_ms"].to_numpy(), g["predicted_ms"].to_numpy(),
+                         g["macs"].to_numpy())["spearman_roofline"]
+                 for _, g in layers.groupby("model")]
+    stats["median_model_spearman"] = float(np.nanmedian(per_model)) if per_model else None
+    return layers, stats
+
+
 # --------------------------------------------------------------------------- zoo
 # The model zoo (zoo.py: names, constructors, published figures with sources) and its
 # fidelity report (fidelity.py: our counts beside the published ones and fvcore's).

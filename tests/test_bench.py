@@ -1,0 +1,171 @@
+"""`roofline bench` and `roofline measure` at tiny sizes: they run, their numbers are sane,
+their outputs are valid profiles / CSVs that the rest of the toolkit reads back."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from roofline import bench, measure
+from roofline.calibrate import check_profile_text, parse_measurements, profile_yaml
+from roofline.cli import main
+from roofline.hardware import load_profile
+
+TINY = bench.QUICK
+
+
+@pytest.fixture(scope="module")
+def quick_result():
+    return bench.run(device="cpu", threads=2, settings=TINY)
+
+
+def test_bench_measures_peaks_and_bandwidths(quick_result):
+    r = quick_result
+    assert r.device == "cpu" and r.device_name and r.torch_version == torch.__version__
+    fp32 = r.find("peak", dtype="fp32", threads=1)
+    dram = r.find("bandwidth", level="dram", kernel="triad", threads=1)
+    assert fp32 is not None and dram is not None
+    assert r.find("peak", dtype="fp32", threads=2) is not None
+    for p in r.points:
+        assert math.isfinite(p.value) and p.value > 0 and p.best >= p.value * 0.999
+        assert p.spread >= 0 and p.repeats == TINY.repeats and p.runs >= 1
+    # sane orders of magnitude for any CPU torch runs on
+    assert 1e8 < fp32.value < 1e14 and 1e8 < dram.value < 1e13
+    assert set(bench.ridge_points(r)) >= {"fp32"}
+
+
+def test_bench_profile_is_valid_and_measured(quick_result, tmp_path):
+    data = bench.profile_data(quick_result)
+    text = profile_yaml(data, bench.profile_header(quick_result))
+    path = tmp_path / "this_machine.yaml"
+    check_profile_text(text, str(path))
+    path.write_text(text)
+    p = load_profile(path)
+    assert p.kind == "cpu" and p.default_dtype == "fp32"
+    assert p.roof().basis == "measured" and not p.fitted
+    f = p.peak_macs_per_s["fp32"]
+    assert f.basis == "measured" and f.source.startswith("https://")  # the method (ERT)
+    for fact in (quick_result.date, quick_result.torch_version, quick_result.device_name,
+                 "1 thread", "median of"):  # the run itself
+        assert fact in f.note, fact
+    assert p.mem_bw_bytes_per_s.source == bench.METHOD_URLS["triad"]
+    assert set(p.variants) >= {"all_threads", "llc"}
+    assert "2 threads" in p.name or "2 logical" in p.description or "2 threads" in p.description
+
+
+def test_cache_size_parsing():
+    assert bench._parse_size("32768K") == 32 << 20
+    assert bench._parse_size("1M") == 1 << 20
+    assert bench._parse_size("512") == 512
+    with pytest.raises(ValueError):
+        bench._parse_size("lots")
+
+
+def test_default_id_is_a_valid_profile_id(quick_result):
+    import re
+
+    pid = bench.default_id(quick_result)
+    assert re.fullmatch(r"[a-z0-9][a-z0-9_]*_2t", pid), pid
+
+
+def test_time_callable():
+    calls = []
+    t = measure.time_callable(lambda: calls.append(1), repeats=3, min_time_s=0.001,
+                              warmup_s=0.0)
+    assert t.repeats == 3 and t.runs >= 1 and len(t.samples) == 3
+    assert t.latency_s > 0 and t.min_s <= t.latency_s and t.spread >= 0
+    assert len(calls) >= 2 + 3 * t.runs
+
+
+# -------------------------------------------------------------------------- measure
+
+
+def test_real_model_is_deterministic_and_finite():
+    a = measure.real_model("mnv4_conv_small")
+    b = measure.real_model("mnv4_conv_small")
+    assert a.resolution == 224 and tuple(a.input.shape) == (1, 3, 224, 224)
+    for (n, p), (_, q) in zip(a.module.state_dict().items(), b.module.state_dict().items()):
+        assert torch.equal(p, q), n
+    with torch.no_grad():
+        out = a.module(a.input)
+    assert torch.isfinite(out).all()
+    assert 0.1 < float(out.std()) < 10  # activations kept at a trained network's scale
+    assert not a.module.training
+
+
+def test_materialise_zeroes_integer_buffers():
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 4)
+            self.register_buffer("idx", torch.arange(4), persistent=False)
+
+    with torch.device("meta"):
+        net = Net()
+    net = measure.materialise(net)
+    assert net.idx.device.type == "cpu" and torch.equal(net.idx, torch.zeros(4, dtype=torch.long))
+    assert float(net.lin.bias.detach().abs().sum()) == 0
+
+
+def test_measure_rows_and_per_layer_names():
+    from roofline.analysis import analyze
+
+    df = measure.measure(["mnv4_conv_small"], threads=1, repeats=2, min_time_s=0.01,
+                         warmup_s=0.0, per_layer=True, fusion="tflite", profile_runs=1)
+    whole = df[df["layer_index"].isna()]
+    assert len(whole) == 1
+    row = whole.iloc[0]
+    assert row["model"] == "mnv4_conv_small" and row["resolution"] == 224
+    assert row["dtype"] == "fp32" and row["threads"] == 1 and row["latency_ms"] > 0
+    layers = df[df["layer_index"].notna()]
+    table = analyze("mnv4_conv_small", fusion="tflite").layers
+    named = layers[layers["layer_index"] >= 0]
+    assert named["layer"].tolist() == table["name"].tolist()
+    assert (named["latency_ms"] >= 0).all() and named["latency_ms"].sum() > 0
+    # the CSV round-trips through the calibration reader
+    csv = df.assign(layer_index=df["layer_index"].astype("Int64")).to_csv(index=False)
+    back = parse_measurements(csv)
+    assert len(back) == len(df) and back["layer_index"].isna().sum() == 1
+
+
+def test_measure_refuses_what_eager_cannot_run():
+    from roofline.errors import InputError, UnknownModelError
+
+    with pytest.raises(InputError, match="cannot measure dtype 'int8'"):
+        measure.check_eager_dtype("int8")
+    with pytest.raises(UnknownModelError, match="pattern 'zzz\\*' matches no zoo model"):
+        measure.expand_models(["zzz*"])
+    assert measure.expand_models(["mnv4_conv_s*", "mnv4_conv_small"]) == ["mnv4_conv_small"]
+
+
+# ------------------------------------------------------------------------------ CLI
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_cli_bench_quick_writes_a_profile(tmp_path):
+    out = tmp_path / "quick_machine.yaml"
+    r = invoke("bench", "--quick", "--device", "cpu", "-o", out)
+    assert r.exit_code == 0, r.output
+    assert f"wrote {out}" in r.stdout and "ridge points" in r.stdout
+    assert "[1/" in r.stderr  # progress
+    assert load_profile(out).roof().basis == "measured"
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["measure", "mnv4_conv_smal"], "unknown model 'mnv4_conv_smal'"),
+    (["measure", "mnv4_conv_small", "--dtype", "int8"], "cannot measure dtype 'int8'"),
+    (["measure", "mnv4_conv_small", "--threads", "0"], "--threads must be a positive integer"),
+    (["bench", "--id", "bad id"], "--id 'bad id' is not a valid profile id"),
+    (["bench", "-o", "/nonexistent/dir/x.yaml"], "directory /nonexistent/dir does not exist"),
+])
+def test_cli_bad_input_is_one_line(args, fragment):
+    r = invoke(*args)
+    assert r.exit_code == 2, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], r.stderr

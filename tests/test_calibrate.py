@@ -1,0 +1,319 @@
+"""Fitting a roofline to measurements, its statistics, and the measurements CSV it reads.
+
+Synthetic data first: latencies generated from a known device (plus noise) must be fitted
+back to that device; then the CSV errors a user can make, each one line naming the row; then
+`roofline fit` / `roofline validate` as a user runs them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from roofline import calibrate as C
+from roofline.cli import main
+from roofline.errors import RooflineError
+from roofline.hardware import load_profile
+
+PEAK, BW = 5e10, 8e9  # the "true" device of the synthetic data: ridge point 6.25 MACs/byte
+
+
+def synthetic(seed: int = 0, n_models: int = 15, *, overhead: float = 0.0,
+              noise: float = 0.03) -> C.Dataset:
+    """Models whose layers centre on different intensities (from memory- to compute-heavy),
+    timed on the true device with log-normal noise."""
+    rng = np.random.default_rng(seed)
+    centres = np.exp(np.linspace(np.log(0.5), np.log(100), n_models))
+    rng.shuffle(centres)
+    tables = []
+    for c in centres:
+        n = int(rng.integers(20, 80))
+        intensity = c * np.exp(rng.normal(0, 1.0, n))
+        nbytes = np.exp(rng.uniform(np.log(1e4), np.log(5e6), n))
+        tables.append(pd.DataFrame({"macs": intensity * nbytes, "bytes": nbytes}))
+    labels = [f"m{i}" for i in range(n_models)]
+    clean = C.Dataset.from_tables(tables, np.ones(n_models), labels)
+    t = clean.predict(PEAK, BW, overhead) * np.exp(rng.normal(0, noise, n_models))
+    return C.Dataset.from_tables(tables, t, labels)
+
+
+def close(x: float, y: float, tol: float = 0.05) -> bool:
+    return abs(x / y - 1) <= tol
+
+
+# ------------------------------------------------------------------------------ fitting
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fit_recovers_peak_and_bandwidth(seed):
+    f = C.fit_roofline(synthetic(seed))
+    assert close(f.peak_macs_per_s, PEAK), f.peak_macs_per_s
+    assert close(f.mem_bw_bytes_per_s, BW), f.mem_bw_bytes_per_s
+    assert close(f.ridge_point, PEAK / BW, 0.10)
+    assert f.free == ("peak", "bandwidth") and f.overhead_s_per_layer == 0
+    assert not f.warnings
+
+
+def test_fit_without_noise_is_exact():
+    f = C.fit_roofline(synthetic(3, noise=0.0))
+    assert close(f.peak_macs_per_s, PEAK, 1e-3) and close(f.mem_bw_bytes_per_s, BW, 1e-3)
+
+
+def test_fit_is_robust_to_outliers():
+    ds = synthetic(4)
+    ds.measured_s[0] *= 2.0     # a model measured while something else ran
+    ds.measured_s[5] *= 0.6
+    f = C.fit_roofline(ds)
+    assert close(f.peak_macs_per_s, PEAK) and close(f.mem_bw_bytes_per_s, BW)
+
+
+def test_fit_with_overhead_recovers_all_three():
+    overhead = 2e-5
+    f = C.fit_roofline(synthetic(5, n_models=20, overhead=overhead, noise=0.01), overhead=True)
+    assert close(f.peak_macs_per_s, PEAK) and close(f.mem_bw_bytes_per_s, BW)
+    assert close(f.overhead_s_per_layer, overhead, 0.2)
+    assert f.free == ("peak", "bandwidth", "overhead")
+
+
+def test_hold_peak_fits_the_bandwidth_only():
+    f = C.fit_roofline(synthetic(6), hold_peak=PEAK)
+    assert f.peak_macs_per_s == PEAK and f.free == ("bandwidth",)
+    assert close(f.mem_bw_bytes_per_s, BW)
+
+
+def test_a_bad_starting_point_does_not_matter():
+    f = C.fit_roofline(synthetic(7), init=(1e15, 1e3))
+    assert close(f.peak_macs_per_s, PEAK) and close(f.mem_bw_bytes_per_s, BW)
+
+
+def test_fewer_models_than_parameters_is_refused():
+    ds = synthetic(0).subset([0, 1])
+    with pytest.raises(C.FitError, match=r"3 parameters \(peak, bandwidth, overhead\) needs "
+                                         r"at least 3 measured models; got 2"):
+        C.fit_roofline(ds, overhead=True)
+    C.fit_roofline(ds)  # two models, two parameters: allowed (and exact)
+    with pytest.raises(C.FitError, match="leave-one-out with 2 free parameters needs at least 3"):
+        C.leave_one_out(ds)
+
+
+def test_memory_bound_everywhere_warns_that_the_peak_is_unknown():
+    tables = [pd.DataFrame({"macs": [1.0 * k, 2.0 * k], "bytes": [1e6 * k, 3e6 * k]})
+              for k in range(1, 6)]
+    ds = C.Dataset.from_tables(tables, [t["bytes"].sum() / BW for t in tables],
+                               [f"m{k}" for k in range(5)])
+    f = C.fit_roofline(ds)
+    assert close(f.mem_bw_bytes_per_s, BW, 0.01)
+    assert any("memory-bound" in w for w in f.warnings)
+
+
+def test_leave_one_out_is_out_of_sample():
+    ds = synthetic(8)
+    loo = C.leave_one_out(ds)
+    acc = C.accuracy(ds.measured_s, loo)
+    assert acc["mape"] < 10 and acc["within_20pct"] >= 0.9
+    # an outlier is predicted by the others, so its own error shows out of sample
+    ds.measured_s[2] *= 3
+    loo = C.leave_one_out(ds)
+    assert loo[2] / ds.measured_s[2] < 0.5
+
+
+def test_report_has_the_promised_keys():
+    r = C.fit_report(synthetic(9), overhead=True, cv=True)
+    for key in ("ridge_point", "peak_macs_per_s", "mem_bw_bytes_per_s", "spearman_roofline",
+                "spearman_macs", "mape", "n_models", "within_20pct", "overhead_s_per_layer"):
+        assert key in r
+    assert set(r["loo"]) >= {"mape", "within_20pct", "spearman_roofline"}
+    assert len(r["models"]) == 15 and "loo_error_pct" in r["models"][0]
+    json.dumps(r)  # JSON-ready
+    assert "leave-one-out MAPE" in C.fit_text(r)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def test_accuracy_statistics():
+    a = C.accuracy([1.0, 2.0, 4.0, 8.0], [1.1, 2.0, 2.0, 9.0])
+    assert a["mape"] == pytest.approx(100 * (0.1 + 0 + 0.5 + 0.125) / 4)
+    assert a["within_20pct"] == 0.75
+    assert a["spearman"] == pytest.approx(0.9486832980505138)
+    assert a["worst_ratio"] == 0.5
+    assert math.isnan(C.spearman([1, 2], [1, 2]))
+    assert math.isnan(C.spearman([1, 1, 1], [1, 2, 3]))
+
+
+def test_macs_only_baseline_ranks_by_macs():
+    ds = synthetic(10)
+    peak = C.fit_macs_only(ds)
+    assert C.spearman(ds.total_macs / peak, ds.measured_s) == C.spearman(ds.total_macs,
+                                                                         ds.measured_s)
+
+
+# ----------------------------------------------------------------------- measurements CSV
+
+
+def parse(text: str, **kw):
+    return C.parse_measurements(text, src="m.csv", **kw)
+
+
+def known(name: str) -> None:
+    from roofline.errors import UnknownModelError
+
+    if name not in ("a", "b", "c"):
+        raise UnknownModelError(f"unknown model {name!r}")
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("", "m.csv: empty file"),
+    ("model,ms\na,1\n", "m.csv: missing column 'latency_ms'"),
+    ("name,latency_ms\na,1\n", "m.csv: missing column 'model'"),
+    ("model,latency_ms\n", "m.csv: no data rows"),
+    ("model,latency_ms\na,1\nb,-2\n", "m.csv: line 3: latency_ms '-2' must be a positive"),
+    ("model,latency_ms\na,0\n", "m.csv: line 2: latency_ms '0' must be a positive"),
+    ("model,latency_ms\na,1\nb,fast\n", "m.csv: line 3: latency_ms 'fast' is not a number"),
+    ("model,latency_ms\na,nan\n", "m.csv: line 2: latency_ms 'nan' is not a finite number"),
+    ("model,latency_ms\na,\n", "m.csv: line 2: latency_ms is empty"),
+    ("model,latency_ms\n,1\n", "m.csv: line 2: empty model name"),
+    ("model,latency_ms,resolution\na,1,224.5\n", "m.csv: line 2: resolution '224.5' must be"),
+    ("model,latency_ms,dtype\na,1,fp33\n", "m.csv: line 2: unknown dtype 'fp33'"),
+    ("model,latency_ms\na,1\nb,2,3\n", "m.csv: line 3: 3 fields, but the header has 2"),
+    ("model,latency_ms,model\na,1,a\n", "column 'model' appears twice"),
+    ("model,latency_ms\na,1\n\nzebra,2\n", "m.csv: line 4: unknown model 'zebra'"),
+])
+def test_bad_csv_gets_one_line_naming_the_row(text, fragment):
+    with pytest.raises(C.MeasurementError) as e:
+        parse(text, check_model=known)
+    msg = str(e.value)
+    assert fragment in msg and "\n" not in msg
+
+
+def test_csv_reading():
+    df = parse("Model, Latency_ms ,resolution,dtype,threads,extra\n"
+               "a,1.5,224,float32,1,x\na,2.5,224,fp32,1,y\nb,3,,,1,\n", check_model=known)
+    assert list(df["latency_s"]) == [0.0015, 0.0025, 0.003]
+    assert df["dtype"].tolist() == ["fp32", "fp32", None]
+    rows = C.model_rows(df)
+    assert rows["latency_s"].tolist() == [0.002, 0.003]  # repeats combined by their median
+    assert rows["samples"].tolist() == [2, 1]
+
+
+def test_mixed_dtypes_or_threads_must_be_chosen():
+    df = parse("model,latency_ms,dtype,threads\na,1,fp32,1\nb,2,bf16,1\nc,3,fp32,2\n")
+    with pytest.raises(C.MeasurementError, match="rows mix dtype bf16, fp32; choose one with --dtype"):
+        C.model_rows(df)
+    with pytest.raises(C.MeasurementError, match="mix threads 1, 2; choose one with --threads"):
+        C.model_rows(df, dtype="fp32")
+    assert C.model_rows(df, dtype="fp32", threads=1)["model"].tolist() == ["a"]
+    with pytest.raises(C.MeasurementError, match="no rows with dtype fp16"):
+        C.model_rows(df, dtype="fp16")
+
+
+def test_missing_file():
+    with pytest.raises(C.MeasurementError, match="nope.csv: no such file"):
+        C.read_measurements("nope.csv")
+
+
+# ------------------------------------------------------------------------- profile file
+
+
+def test_fitted_profile_is_a_valid_fitted_profile(tmp_path):
+    r = C.fit_report(synthetic(11), overhead=True)
+    data = C.fitted_profile(r, base=None, dtype="fp32", source="measured.csv", fusion="none",
+                            threads=1, hold_peak=False)
+    text = C.profile_yaml(data, "made by a test")
+    assert text.startswith("# made by a test\n")
+    path = tmp_path / "my_fit.yaml"
+    C.check_profile_text(text, str(path))
+    path.write_text(text)
+    p = load_profile(path)
+    assert p.fitted and p.default_dtype == "fp32"
+    roof = p.roof()
+    assert roof.basis == "fitted" and roof.fitted
+    assert roof.peak_macs_per_s == pytest.approx(r["peak_macs_per_s"], rel=1e-3)
+    assert roof.overhead_s_per_layer == pytest.approx(r["overhead_s_per_layer"], rel=1e-3)
+    assert "measured.csv" in p.mem_bw_bytes_per_s.source
+
+
+# ------------------------------------------------------------------------------- CLI
+
+
+MODELS = ["mnv4_conv_small", "mnv4_conv_medium", "mobilenetv2_100", "mnv4_hybrid_medium"]
+
+
+@pytest.fixture(scope="module")
+def fake_measurements(tmp_path_factory):
+    """A CSV of zoo models 'measured' on a known device (fusion none), 1 % noise."""
+    from roofline.analysis import analyze
+    from roofline.hardware import Roof
+
+    roof = Roof("truth", "truth", "cpu", "fp32", PEAK, BW, False, "measured")
+    rng = np.random.default_rng(0)
+    lines = ["model,resolution,dtype,threads,latency_ms,runs"]
+    for m in MODELS:
+        a = analyze(m, roof, fusion="none")
+        t = a.totals["latency_s"] * 1e3 * math.exp(rng.normal(0, 0.01))
+        lines.append(f"{m},{a.resolution},fp32,1,{t:.6g},10")
+    path = tmp_path_factory.mktemp("m") / "measured.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def one_line_error(result, *fragments):
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+def test_cli_fit_and_validate(fake_measurements, tmp_path):
+    out = tmp_path / "fitted.yaml"
+    r = invoke("fit", fake_measurements, "--hw", "x86_core", "--format", "json", "-o", out)
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["n_models"] == 4 and d["fusion"] == "none" and d["dtype"] == "fp32"
+    assert close(d["peak_macs_per_s"], PEAK) and close(d["mem_bw_bytes_per_s"], BW)
+    assert d["mape"] < 3
+    p = load_profile(out)
+    assert p.fitted and "fitted" in p.name
+    plot = tmp_path / "scatter.png"
+    r = invoke("validate", "--hw", out, "--measurements", fake_measurements, "--plot", plot,
+               "--format", "json")
+    assert r.exit_code == 0, r.output
+    v = json.loads(r.stdout)
+    assert v["fitted"] is True and v["mape"] < 3 and len(v["models"]) == 4
+    assert {"spearman_roofline", "spearman_macs", "within_20pct"} <= set(v)
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    r = invoke("validate", "--hw", "x86_core", "-m", fake_measurements)
+    assert r.exit_code == 0 and "Spearman r_s roofline" in r.stdout
+
+
+def test_cli_fit_refuses_too_few_models(fake_measurements, tmp_path):
+    two = tmp_path / "two.csv"
+    two.write_text("\n".join(fake_measurements.read_text().splitlines()[:3]) + "\n")
+    r = invoke("fit", two, "--overhead")
+    one_line_error(r, "needs at least 3 measured models; got 2")
+
+
+def test_cli_fit_bad_input_is_one_line(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("model,latency_ms\nmnv4_conv_small,12\nmnv4_conv_smal,3\n")
+    one_line_error(invoke("fit", bad), "bad.csv: line 3: unknown model 'mnv4_conv_smal'",
+                   "did you mean")
+    one_line_error(invoke("fit", tmp_path / "missing.csv"), "missing.csv: no such file")
+    one_line_error(invoke("fit", bad, "--hw", "nope_device"), "unknown hardware 'nope_device'")
+    one_line_error(invoke("validate", "--hw", "x86_core", "-m", bad, "--plot", "x.jpg"),
+                   "--plot 'x.jpg': expected a file ending in .png")
+
+
+def test_errors_are_roofline_errors():
+    assert issubclass(C.MeasurementError, RooflineError)
+    assert issubclass(C.FitError, RooflineError)
