@@ -8,7 +8,9 @@ sources, and the roofline latency model of the MobileNetV4 paper.
 Units: ``macs`` are multiply-accumulates (1 MAC = 2 FLOPs), bytes are bytes, time is
 seconds, ridge points and intensities are MACs/byte.
 
-Importing the package is cheap: torch is imported only when a model is traced.
+Importing the package is cheap: torch is imported only when a model is traced. The tracer
+itself is ``roofline.trace.trace`` (the submodule ``roofline.trace`` holds it, so it is not
+re-exported under the same name).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "analyze": ("analysis", "analyze"),
     "Analysis": ("analysis", "Analysis"),
-    "trace": ("trace", "trace"),
-    "Trace": ("trace", "Trace"),
+    "trace_model": ("analysis", "trace_model"),
+    "Trace": ("records", "Trace"),
     "layer_table": ("layers", "layer_table"),
     "layer_times": ("model", "layer_times"),
     "totals": ("model", "totals"),

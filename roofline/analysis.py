@@ -165,7 +165,7 @@ def trace_model(model: str | nn.Module, *, resolution: int | None = None, batch:
     imports neither torch nor timm.
     """
     from . import cache as trace_cache
-    from .zoo import check_batch, check_form, check_resolution, lookup
+    from .zoo import check_batch, check_form, check_resolution
 
     check_form(form)
     if resolution is not None:
@@ -174,11 +174,10 @@ def trace_model(model: str | nn.Module, *, resolution: int | None = None, batch:
     cacheable = (cache and trace_cache.enabled() and isinstance(model, str)
                  and inputs is None and kwargs is None)
     if cacheable:
-        entry = lookup(model)
-        spec = entry.name if entry is not None else model.strip()
-        shape = [list(s) for s in input_shape] if _is_shape_list(input_shape) else input_shape
-        k = trace_cache.key(spec, resolution=resolution, batch=batch,
-                            input_shape=list(shape) if shape is not None else None, form=form)
+        shape = input_shape if _is_shape_list(input_shape) or input_shape is None \
+            else [input_shape]
+        k = trace_cache.trace_key(model, resolution=resolution, batch=batch,
+                                  input_shape=shape, form=form)
         hit = trace_cache.load(k)
         if hit is not None:
             tr, meta = hit

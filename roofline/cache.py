@@ -30,8 +30,8 @@ from . import __version__
 from .records import Trace
 
 FORMAT = 1
-#: modules whose code decides what a trace contains
-_TRACE_CODE = ("trace.py", "ops.py", "records.py", "zoo.py")
+#: modules whose code decides what a trace and its stored metadata contain
+_TRACE_CODE = ("trace.py", "ops.py", "records.py", "zoo.py", "analysis.py")
 
 
 def cache_dir() -> Path:
@@ -63,8 +63,34 @@ def _fingerprint() -> dict[str, str]:
     return versions
 
 
+def canonical_spec(spec: str) -> str:
+    """One name per model: a zoo alias becomes its entry, a bare timm name gets ``timm:``."""
+    from .zoo import lookup
+
+    spec = spec.strip()
+    entry = lookup(spec)
+    if entry is not None:
+        return entry.name
+    if ":" in spec and spec.split(":", 1)[0].endswith(".py"):
+        return spec
+    return spec if spec.startswith("timm:") else f"timm:{spec}"
+
+
+def trace_key(spec: str, *, resolution: int | None = None, batch: int = 1,
+              input_shape: Any = None, form: str = "inference") -> str:
+    """The key of a named model traced from shapes; every caller must build keys here."""
+    if input_shape is not None:
+        input_shape = [list(s) if isinstance(s, (list, tuple)) else s for s in input_shape]
+    return key(canonical_spec(spec), resolution=resolution, batch=batch,
+               input_shape=input_shape, form=form)
+
+
 def key(spec: str, **inputs: Any) -> str:
-    """The cache key of a model spec traced with the given input arguments."""
+    """The cache key of a (canonical) model spec traced with the given input arguments.
+
+    For ``file.py:factory`` specs the file's content is part of the key; modules the file
+    imports are not, so ``--no-cache`` (or ``roofline cache clear``) after editing them.
+    """
     parts: dict[str, Any] = {"format": FORMAT, "spec": spec, "inputs": inputs,
                              "versions": _fingerprint()}
     if ":" in spec and spec.split(":", 1)[0].endswith(".py"):
@@ -85,14 +111,27 @@ def load(k: str) -> tuple[Trace, dict[str, Any]] | None:
     try:
         with gzip.open(path, "rt", encoding="utf-8") as f:
             entry = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (PermissionError, IsADirectoryError):  # not ours to read, not ours to delete
+        return None
+    except Exception:  # truncated or not gzip/JSON at all
+        _discard(path)
+        return None
+    try:
         if entry.get("format") != FORMAT or entry.get("key") != k:
             raise ValueError("stale or foreign entry")
         return Trace.from_dict(entry["trace"]), dict(entry["meta"])
-    except FileNotFoundError:
+    except Exception:  # well-formed JSON that is not a trace of ours: rebuild
+        _discard(path)
         return None
-    except Exception:  # corrupt, truncated, or written by something else: rebuild
+
+
+def _discard(path: Path) -> None:
+    try:
         path.unlink(missing_ok=True)
-        return None
+    except OSError:
+        pass
 
 
 def store(k: str, trace: Trace, meta: dict[str, Any]) -> None:
@@ -106,6 +145,7 @@ def store(k: str, trace: Trace, meta: dict[str, Any]) -> None:
                                                             compresslevel=5) as f:
                 f.write(json.dumps({"format": FORMAT, "key": k, "meta": meta,
                                     "trace": trace.to_dict()}).encode())
+            os.chmod(tmp, 0o666 & ~_umask())  # shareable like any file the user writes
             os.replace(tmp, _path(k))
         finally:
             Path(tmp).unlink(missing_ok=True)
@@ -113,22 +153,33 @@ def store(k: str, trace: Trace, meta: dict[str, Any]) -> None:
         pass
 
 
-def clear() -> int:
-    """Delete every entry; returns how many were removed."""
-    n = 0
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _owned_files() -> tuple[list[Path], list[Path]]:
+    """(trace entries, other files this toolkit keeps here: survey journals, model lists)."""
     directory = cache_dir()
-    if directory.is_dir():
-        for p in directory.glob("*.json.gz"):
-            p.unlink(missing_ok=True)
-            n += 1
-        for p in directory.glob(".tmp-*"):
-            p.unlink(missing_ok=True)
-    return n
+    if not directory.is_dir():
+        return [], []
+    traces = list(directory.glob("*.json.gz"))
+    other = [*directory.glob(".tmp-*"), *directory.glob("timm-models-*.json"),
+             *(directory / "surveys").glob("*.jsonl")]
+    return traces, other
+
+
+def clear() -> int:
+    """Delete every cached trace, survey journal and model list; returns how many traces."""
+    traces, other = _owned_files()
+    for p in traces + other:
+        p.unlink(missing_ok=True)
+    return len(traces)
 
 
 def info() -> dict[str, Any]:
-    """Directory, number of entries and their total size in bytes."""
-    directory = cache_dir()
-    files = list(directory.glob("*.json.gz")) if directory.is_dir() else []
-    return {"dir": str(directory), "entries": len(files),
-            "bytes": sum(p.stat().st_size for p in files), "enabled": enabled()}
+    """Directory, number of traces, other files, and their total size in bytes."""
+    traces, other = _owned_files()
+    return {"dir": str(cache_dir()), "entries": len(traces), "other_files": len(other),
+            "bytes": sum(p.stat().st_size for p in traces + other), "enabled": enabled()}

@@ -307,7 +307,8 @@ def cache_info() -> None:
 
     i = info()
     state = "on" if i["enabled"] else "off (ROOFLINE_NO_CACHE is set)"
-    click.echo(f"{i['dir']}: {i['entries']} traces, {si(i['bytes'], 'B')}; cache {state}")
+    click.echo(f"{i['dir']}: {i['entries']} traces and {i['other_files']} survey journals / "
+               f"model lists, {si(i['bytes'], 'B')}; cache {state}")
 
 
 @cache_group.command("clear")

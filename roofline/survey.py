@@ -491,12 +491,8 @@ def _trace_key(spec: str, resolution: int | None, batch: int) -> str:
     """The trace cache key ``analysis.trace_model`` uses for a named model in its inference
     form (tests/test_survey.py checks that the two agree)."""
     from . import cache as trace_cache
-    from .zoo import lookup
 
-    entry = lookup(spec)
-    name = entry.name if entry is not None else spec.strip()
-    return trace_cache.key(name, resolution=resolution, batch=batch, input_shape=None,
-                           form=_FORM)
+    return trace_cache.trace_key(spec, resolution=resolution, batch=batch, form=_FORM)
 
 
 def flop_counter(spec: str, resolution: int | None, batch: int) -> dict[str, Any]:

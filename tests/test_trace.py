@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import timm
 import torch
@@ -185,3 +187,26 @@ def test_trace_round_trips_through_dict():
     again = Trace.from_dict(tr.to_dict())
     assert again == tr
     assert layer_table(again).equals(layer_table(tr))
+
+
+def test_trace_cache_hit_miss_and_corruption(tmp_path, monkeypatch):
+    from roofline import cache
+    from roofline.analysis import trace_model
+
+    monkeypatch.setenv("ROOFLINE_CACHE_DIR", str(tmp_path))
+    label, tr, meta = trace_model("MNv4-Conv-S")          # an alias: cached under its entry
+    assert label == "mnv4_conv_small" and cache.info()["entries"] == 1
+    k = cache.trace_key("mnv4_conv_small")
+    assert cache.trace_key("mobilenetv4_conv_small") == k
+    assert cache.trace_key("resnet18") == cache.trace_key("timm:resnet18")
+    again = trace_model("mnv4_conv_small")
+    assert again[1] == tr and again[0] == label
+    # a corrupt entry is rebuilt, never trusted
+    path = tmp_path / f"{k}.json.gz"
+    path.write_bytes(b"\x1f\x8b garbage")
+    assert cache.load(k) is None and not path.exists()
+    assert trace_model("mnv4_conv_small")[1] == tr
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask   # shareable, not mkstemp's 0600
+    assert cache.clear() == 1 and cache.info()["entries"] == 0
