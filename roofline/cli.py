@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,10 @@ def main() -> None:
     roofline analyze mnv4_conv_medium --hw pixel8_cpu
     roofline hw list
     """
+    # library warnings (timm deprecations, torch meta-kernel notes) would break the promise
+    # of one clean stderr line; -W or PYTHONWARNINGS still turn them back on
+    if not sys.warnoptions:
+        warnings.simplefilter("ignore")
 
 
 # --------------------------------------------------------------------------- analyze
