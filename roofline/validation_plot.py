@@ -28,7 +28,7 @@ def _stat_line(stats: Mapping[str, Any], key: str = "spearman_roofline") -> str:
         parts.append(f"$r_s$ {stats[key]:.3f}")
         macs = stats.get("spearman_macs") if key == "spearman_roofline" else None
         if macs is not None and np.isfinite(macs):
-            parts[-1] += f" (MACs {macs:.3f})"
+            parts[-1] += f" vs MACs {macs:.3f}"
     if stats.get("mape") is not None:
         parts.append(f"MAPE {stats['mape']:.0f} %")
     if stats.get("within_20pct") is not None:
