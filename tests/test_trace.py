@@ -210,3 +210,20 @@ def test_trace_cache_hit_miss_and_corruption(tmp_path, monkeypatch):
     os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask   # shareable, not mkstemp's 0600
     assert cache.clear() == 1 and cache.info()["entries"] == 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.float64])
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("affine", [True, False])
+def test_fast_batch_norm_shapes_match_the_meta_kernel(dtype, memory_format, affine):
+    from roofline.trace import _bn_outputs
+
+    x = torch.empty(2, 8, 5, 5, device="meta", dtype=dtype).to(memory_format=memory_format)
+    w = torch.empty(8, device="meta", dtype=dtype) if affine else None
+    stats = torch.empty(8, device="meta", dtype=torch.float32)
+    for real in (torch.ops.aten.native_batch_norm.default(x, w, w, stats, stats, False, 0.1, 1e-5),
+                 torch.ops.aten._native_batch_norm_legit_no_training.default(
+                     x, w, w, stats, stats, 0.1, 1e-5)):
+        fast = _bn_outputs(x)
+        assert [(t.shape, t.stride(), t.dtype) for t in fast] == \
+               [(t.shape, t.stride(), t.dtype) for t in real]
