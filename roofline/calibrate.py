@@ -35,7 +35,9 @@ Measurements come from a CSV (:func:`read_measurements`) with at least ``model``
 and the problem (:class:`MeasurementError`).
 
 This module is pure numpy/scipy/pandas: it never imports torch. The layer tables are built by
-the caller (``measure.layer_tables``, which uses the trace cache).
+the caller: functions that need them take a ``layer_tables`` function (:data:`LayerTables`,
+e.g. ``measure.layer_tables``, which uses the trace cache), and those that check model names
+a ``check_model`` function (e.g. ``zoo.resolve``).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ import pandas as pd
 
 from .dtypes import canonical_dtype
 from .errors import RooflineError
+from .model import layer_times
 
 #: columns a measurements CSV must have
 REQUIRED_COLUMNS = ("model", "latency_ms")
@@ -654,6 +657,173 @@ def compare(measured_s: Sequence[float], predicted_s: Sequence[float],
             "worst_ratio": acc["worst_ratio"]}
 
 
+# ------------------------------------------------------------------- measured models
+
+#: where layer tables come from: ``layer_tables(keys, fusion=...)`` -> {key: layer table}
+#: for keys (model, resolution or None, dtype), e.g. ``roofline.measure.layer_tables``
+LayerTables = Callable[..., Mapping[Key, pd.DataFrame]]
+
+
+def measured_models(path: str, *, dtype: str | None = None, threads: int | None = None,
+                    default_dtype: str | None = None,
+                    check_model: Callable[[str], Any] | None = None,
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read a measurements CSV: (every row, as :func:`read_measurements` gives them; the
+    whole-model rows at ``dtype`` and ``threads``, as :func:`model_rows` gives them, with
+    a dtype the CSV leaves empty filled in: ``dtype``, else ``default_dtype``, else fp32).
+    ``check_model`` is passed to :func:`read_measurements`."""
+    df = read_measurements(path, check_model=check_model)
+    rows = model_rows(df, dtype=dtype, threads=threads, src=path)
+    fill = dtype or default_dtype or "fp32"
+    rows["dtype"] = [d if d is not None else fill for d in rows["dtype"]]
+    return df, rows
+
+
+def measured_threads(path: str) -> int | None:
+    """The thread count of a measurements CSV when its rows name exactly one, else None."""
+    t = read_measurements(path)["threads"].dropna().unique()
+    return int(t[0]) if len(t) == 1 else None
+
+
+def dataset(rows: pd.DataFrame, fusion: str,
+            layer_tables: LayerTables) -> tuple[Dataset, Mapping[Key, pd.DataFrame]]:
+    """The data set of whole-model rows (:func:`measured_models`) with the layer table of
+    each under ``fusion``: (data set, layer tables by key). A model measured at several
+    resolutions is labelled ``model@resolution``."""
+    keys = [(r.model, None if r.resolution is None else int(r.resolution), r.dtype)
+            for r in rows.itertuples()]
+    tables = layer_tables(keys, fusion=fusion)
+    multi = {m for m in rows["model"] if (rows["model"] == m).sum() > 1}
+    labels = [m if m not in multi or res is None else f"{m}@{res}" for m, res, _ in keys]
+    ds = Dataset.from_tables([tables[k] for k in keys], rows["latency_s"].to_numpy(),
+                             labels, keys)
+    return ds, tables
+
+
+def fit_measured(path: str, *, layer_tables: LayerTables, base: Any = None,
+                 dtype: str | None = None, threads: int | None = None, fusion: str = "none",
+                 overhead: bool = False, hold_peak: bool = False, cv: bool = False,
+                 check_model: Callable[[str], Any] | None = None) -> dict[str, Any]:
+    """:func:`fit_report` of the whole-model rows of a measurements CSV (``roofline fit``).
+
+    ``base`` (a HardwareProfile or None) gives the default dtype and the fit's starting point
+    at that dtype; with ``hold_peak`` its peak is kept and only the bandwidth fitted. The
+    report also names the file, dtype, fusion, threads asked for and base profile.
+    """
+    _, rows = measured_models(path, dtype=dtype, threads=threads,
+                              default_dtype=base.default_dtype if base else None,
+                              check_model=check_model)
+    d = rows["dtype"].iloc[0]
+    if len(set(rows["dtype"])) > 1:
+        raise RooflineError(f"{path}: rows mix dtypes {', '.join(sorted(set(rows['dtype'])))}; "
+                            "choose one with --dtype")
+    init = None
+    if base is not None:
+        if d not in base.peak_macs_per_s:
+            if hold_peak:
+                raise RooflineError(f"--hold-peak: {base.id} has no {d} peak; it has "
+                                    f"{', '.join(base.dtypes)}")
+        else:
+            r = base.roof(d)
+            init = (r.peak_macs_per_s, r.mem_bw_bytes_per_s)
+    ds, _ = dataset(rows, fusion, layer_tables)
+    held = base.roof(d).peak_macs_per_s if hold_peak and base is not None else None
+    report = fit_report(ds, overhead=overhead, hold_peak=held, init=init, cv=cv)
+    report.update({"measurements": path, "dtype": d, "fusion": fusion, "threads": threads,
+                   "base": base.id if base else None})
+    return report
+
+
+@dataclass
+class Validation:
+    """A profile's predictions judged against measurements (``roofline validate``)."""
+
+    head: dict[str, Any]                 # the device, the file, the fusion policy
+    stats: dict[str, Any]                # :func:`compare` over the whole models
+    models: pd.DataFrame                 # model, measured_ms, predicted_ms, error_pct, macs, layers
+    layers: pd.DataFrame | None = None   # per layer, when the CSV has per-layer rows
+    layer_stats: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (the contract of ``roofline validate --format json``)."""
+        return {**self.head, **self.stats, "models": self.models.to_dict(orient="records"),
+                "layers": None if self.layers is None else self.layers.to_dict(orient="records"),
+                "layer_stats": self.layer_stats}
+
+
+def validation(path: str, profile: Any, *, layer_tables: LayerTables, fusion: str = "none",
+               threads: int | None = None, dtype: str | None = None,
+               check_model: Callable[[str], Any] | None = None) -> Validation:
+    """Predicted (``profile``, a HardwareProfile) vs measured latency of the models of a
+    measurements CSV, and of its per-layer rows (:func:`layer_comparison`)."""
+    df, rows = measured_models(path, dtype=dtype, threads=threads,
+                               default_dtype=profile.default_dtype, check_model=check_model)
+    ds, tables = dataset(rows, fusion, layer_tables)
+    predicted_s = np.array([float(layer_times(tables[k], profile.roof(k[2]))["latency_s"].sum())
+                            for k in ds.keys])
+    stats = compare(ds.measured_s, predicted_s, ds.total_macs)
+    models = pd.DataFrame({"model": ds.labels, "measured_ms": ds.measured_s * 1e3,
+                           "predicted_ms": predicted_s * 1e3,
+                           "error_pct": (predicted_s / ds.measured_s - 1) * 100,
+                           "macs": ds.total_macs, "layers": ds.sizes})
+    layers, layer_stats = layer_comparison(df, profile, layer_tables, threads=threads,
+                                           dtype=dtype, src=path)
+    r = profile.roof(ds.keys[0][2])
+    head = {"hardware": profile.id, "hardware_name": profile.name, "fitted": r.fitted,
+            "basis": r.basis, "measurements": path, "fusion": fusion,
+            "peak_macs_per_s": r.peak_macs_per_s, "mem_bw_bytes_per_s": r.mem_bw_bytes_per_s,
+            "ridge_point": r.ridge_point, "overhead_s_per_layer": r.overhead_s_per_layer}
+    return Validation(head, stats, models, layers, layer_stats)
+
+
+def layer_comparison(df: pd.DataFrame, profile: Any, layer_tables: LayerTables, *,
+                     threads: int | None = None, dtype: str | None = None,
+                     src: str = "measurements",
+                     ) -> tuple[pd.DataFrame | None, dict[str, Any] | None]:
+    """Per-layer predicted vs measured latency, for the per-layer rows (``layer_index`` >= 0,
+    at ``threads``) of a measurements frame (:func:`read_measurements`).
+
+    Returns one row per layer (model, layer_index, layer, op, measured_ms, predicted_ms,
+    macs) and :func:`compare` over them with ``models`` and ``median_model_spearman`` (the
+    median of the per-model r_s); (None, None) when there are no per-layer rows. A row is
+    matched to the layer table (under the row's fusion policy, tflite when empty) by index
+    and name; a mismatch is a :class:`MeasurementError`.
+    """
+    per = df[df["layer_index"].notna() & (df["layer_index"] >= 0)]
+    if threads is not None:
+        per = per[per["threads"].isna() | (per["threads"] == threads)]
+    if per.empty:
+        return None, None
+    out = []
+    for (model, res, fusion, d), g in per.groupby(
+            [per["model"], per["resolution"].fillna(-1), per["fusion"].fillna("tflite"),
+             per["dtype"].fillna(dtype or profile.default_dtype)], sort=False):
+        key = (model, None if res == -1 else int(res), d)
+        table = layer_times(layer_tables([key], fusion=fusion)[key], profile.roof(d))
+        for row in g.itertuples():
+            i = int(row.layer_index)
+            if i >= len(table) or (row.layer is not None and table["name"].iloc[i] != row.layer):
+                found = table["name"].iloc[i] if i < len(table) else "nothing"
+                raise MeasurementError(
+                    f"{src}: line {row.line}: layer {i} of {model} is {row.layer!r} in the "
+                    f"measurements but {found!r} in the layer table (fusion {fusion}); were "
+                    "they measured with another model version or fusion policy?")
+            out.append({"model": model, "layer_index": i, "layer": row.layer,
+                        "op": table["op"].iloc[i],
+                        "measured_ms": row.latency_s * 1e3,
+                        "predicted_ms": float(table["latency_s"].iloc[i]) * 1e3,
+                        "macs": float(table["macs"].iloc[i])})
+    layers = pd.DataFrame(out)
+    stats = compare(layers["measured_ms"].to_numpy() / 1e3,
+                    layers["predicted_ms"].to_numpy() / 1e3, layers["macs"].to_numpy())
+    stats["models"] = int(layers["model"].nunique())
+    per_model = [compare(g["measured_ms"].to_numpy(), g["predicted_ms"].to_numpy(),
+                         g["macs"].to_numpy())["spearman_roofline"]
+                 for _, g in layers.groupby("model")]
+    stats["median_model_spearman"] = float(np.nanmedian(per_model)) if per_model else None
+    return layers, stats
+
+
 # ------------------------------------------------------------------------ profile files
 
 
@@ -803,6 +973,18 @@ def fit_text(report: Mapping[str, Any]) -> str:
     lines.append("MACs only = latency proportional to MACs, scaled to these measurements "
                  "(the ranking MAC counting gives).")
     return "\n".join(lines)
+
+
+def render_validation(v: Validation, fmt: str, plot: str | None = None) -> str:
+    """``roofline validate`` output: ``table`` (:func:`validation_text`, naming ``plot`` when
+    one was written), ``csv`` (the models) or ``json``."""
+    if fmt == "json":
+        from .report import to_json
+
+        return to_json(v.to_dict())
+    if fmt == "csv":
+        return v.models.to_csv(index=False, float_format="%.6g")
+    return validation_text(v.head, v.stats, v.models, v.layer_stats, plot)
 
 
 def validation_text(head: Mapping[str, Any], stats: Mapping[str, Any], models: pd.DataFrame,

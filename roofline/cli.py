@@ -226,36 +226,10 @@ def hw() -> None:
 def hw_list(fmt: str, output: str | None) -> None:
     """Every registered device at its default dtype (variants included)."""
     from .hardware import list_profiles
-    from .report import render_table, si, to_json
+    from .report import hardware_list_text
 
     check_output(output)
-    rows = []
-    for p in list_profiles():
-        r = p.roof()
-        rows.append({
-            "id": p.id, "kind": p.kind, "dtype": r.dtype,
-            "peak_macs_per_s": r.peak_macs_per_s, "mem_bw_bytes_per_s": r.mem_bw_bytes_per_s,
-            "ridge_point": r.ridge_point, "basis": r.basis,
-            "name": p.name,
-        })
-    if fmt == "json":
-        text = to_json(rows)
-    elif fmt == "csv":
-        import csv
-        import io
-
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["id"])
-        w.writeheader()
-        w.writerows(rows)
-        text = buf.getvalue()
-    else:
-        table = [[r["id"], r["kind"], r["dtype"], si(r["peak_macs_per_s"], "MAC/s"),
-                  si(r["mem_bw_bytes_per_s"], "B/s"), f"{r['ridge_point']:.3g}", r["basis"],
-                  r["name"]] for r in rows]
-        text = render_table(table, ["id", "kind", "dtype", "peak", "DRAM bw", "ridge MACs/B",
-                                    "basis", "name"], "llllrrll")
-    write_output(output, text)
+    write_output(output, hardware_list_text(list_profiles(), fmt))
 
 
 @hw.command("show")
@@ -266,33 +240,10 @@ def hw_list(fmt: str, output: str | None) -> None:
 def hw_show(hardware_id: str, fmt: str) -> None:
     """One device: every figure with its basis, source and note, and its ridge points."""
     from .hardware import get_profile
-    from .report import si, to_json
+    from .report import hardware_text, to_json
 
     p = get_profile(hardware_id)
-    if fmt == "json":
-        click.echo(to_json(p.to_dict()))
-        return
-    lines = [f"{p.id}: {p.name}{'  [FITTED]' if p.fitted else ''}", f"kind {p.kind}, default dtype "
-             f"{p.default_dtype}" + (f", file {p.path}" if p.path else "")]
-    if p.description:
-        lines += ["", *_wrap(p.description)]
-    lines += ["", "peak compute"]
-    for d, f in p.peak_macs_per_s.items():
-        lines.append(f"  {d:5} {si(f.value, 'MAC/s'):>14}  ridge {p.ridge_point(d):8.3g} MACs/B"
-                     f"  [{f.basis}] {f.note}")
-        lines.append(f"        {f.source}")
-    bw = p.mem_bw_bytes_per_s
-    lines += ["DRAM bandwidth", f"  {si(bw.value, 'B/s'):>20}  [{bw.basis}] {bw.note}",
-              f"        {bw.source}"]
-    for label, fig in (("on-chip memory", p.onchip_bytes),
-                       ("overhead per layer (s)", p.overhead_s_per_layer),
-                       ("compute efficiency", p.compute_efficiency),
-                       ("memory efficiency", p.memory_efficiency)):
-        if fig is not None:
-            lines += [label, f"  {fig.value:.4g}  [{fig.basis}] {fig.note}", f"        {fig.source}"]
-    if p.variants:
-        lines += ["", "variants: " + ", ".join(f"{p.id}:{v}" for v in p.variants)]
-    click.echo("\n".join(lines))
+    click.echo(to_json(p.to_dict()) if fmt == "json" else hardware_text(p))
 
 
 # --------------------------------------------------------------------------- cache
@@ -308,12 +259,9 @@ def cache_group() -> None:
 def cache_info() -> None:
     """Where the cache lives, how many traces it holds and their size."""
     from .cache import info
-    from .report import si
+    from .report import cache_info_text
 
-    i = info()
-    state = "on" if i["enabled"] else "off (ROOFLINE_NO_CACHE is set)"
-    click.echo(f"{i['dir']}: {i['entries']} traces and {i['other_files']} survey journals / "
-               f"model lists, {si(i['bytes'], 'B')}; cache {state}")
+    click.echo(cache_info_text(info()))
 
 
 @cache_group.command("clear")
@@ -482,12 +430,6 @@ def survey(patterns: tuple[str, ...], hw: tuple[str, ...], resolutions: tuple[in
     write_output(output, engine.render(result, fmt, top))
 
 
-def _wrap(text: str, width: int = 96) -> list[str]:
-    import textwrap
-
-    return textwrap.wrap(" ".join(text.split()), width)
-
-
 # --------------------------------------------------------------------------- sweep / plot
 # Ridge-point sweeps and the paper's figures: presets.py (conventions), model.sweep (numbers),
 # plots.py (figures). Every table and figure names the preset that made it.
@@ -499,32 +441,6 @@ _PRESET_HELP = ("Counting conventions: 'paper' (the MobileNetV4 figures: int8, w
                 "PeakMACs held).")
 _HOLD_HELP = ("How a ridge point becomes a device: hold the bandwidth (PeakMACs = RP x BW) or "
               "hold PeakMACs (BW = PeakMACs / RP). Default: the preset's.")
-
-
-def _sweep_preset(preset: str, hw: str | None, hold: str | None, dtype: str | None) -> Any:
-    """The preset with --dtype/--hold applied and anchored to --hw; (preset, roof or None)."""
-    from .presets import check_hold, get_preset
-
-    p = get_preset(preset)
-    if dtype:
-        p = p.with_(dtype=dtype)
-    if hold:
-        p = p.with_(hold=check_hold(hold))
-    roof = None
-    if hw:
-        from .hardware import get_profile
-
-        roof = get_profile(hw).roof(p.dtype)
-        p = p.anchored(roof)
-    return p, roof
-
-
-def _sweep_tables(models: Any, preset: Any, roof: Any) -> dict[str, Any]:
-    """Layer tables of the models, traced at the preset's dtype and fusion (cached)."""
-    from .analysis import analyze
-
-    kwargs = preset.analyze_kwargs(roof)
-    return {m: analyze(m, **kwargs).layers for m in dict.fromkeys(models)}
 
 
 @main.command()
@@ -549,61 +465,13 @@ def sweep(models: tuple[str, ...], rp: str, preset: str, hw: str | None, hold: s
     roofline sweep mnv4_conv_small mnv4_conv_medium --preset paper --rp 0,5,50,500
     roofline sweep mnv4_conv_medium --hw pixel8_cpu --hold peak --format csv -o sweep.csv
     """
-    from .presets import ridge_points
+    from .presets import ridge_points, sweep_models
+    from .report import sweep_text
 
     check_output(output)
     grid = ridge_points(rp)
-    p, roof = _sweep_preset(preset, hw, hold, dtype)
-    p = p.with_(dtype=p.analyze_kwargs(roof)["dtype"])  # label the dtype actually counted
-    df = p.sweep(_sweep_tables(models, p, roof), grid)
-    write_output(output, _render_sweep(df, p, fmt))
-
-
-def _render_sweep(df: Any, preset: Any, fmt: str) -> str:
-    """table: models x RPs in ms (long rows past 10 RPs); csv: tidy rows, latency in ms;
-    json: the preset and tidy rows in seconds."""
-    from dataclasses import asdict
-
-    from .report import render_table, si, to_json
-
-    if fmt == "json":
-        return to_json({
-            "roofline_version": __version__,
-            "preset": {**asdict(preset), "label": preset.label},
-            "units": {"rp": "MACs/byte", "latency_s": "seconds",
-                      "mac_equivalents": "sum_i max(macs_i, RP x bytes_i)"},
-            "rows": df.to_dict(orient="records"),
-        })
-    out = df.assign(latency_ms=df["latency_s"] * 1e3)
-    if fmt == "csv":
-        cols = ["model", "rp", "latency_ms", "mac_equivalents", "memory_bound_fraction",
-                "peak_macs_per_s", "mem_bw_bytes_per_s", "preset"]
-        return out[cols].to_csv(index=False, float_format="%.10g")
-    if preset.hold == "bandwidth":
-        device = (f"device at RP: PeakMACs = RP x {si(preset.mem_bw_bytes_per_s, 'B/s')}; "
-                  f"RP 0 = {si(preset.peak_macs_per_s, 'MAC/s')}, no memory term")
-    else:
-        device = (f"device at RP: PeakMACs {si(preset.peak_macs_per_s, 'MAC/s')}, "
-                  "bandwidth = PeakMACs / RP (infinite at RP 0)")
-    lines = [preset.label, device, ""]
-    grid = list(dict.fromkeys(out["rp"]))
-    if len(grid) <= 10:
-        lat = out.pivot(index="model", columns="rp", values="latency_ms").loc[
-            list(dict.fromkeys(out["model"]))]
-        mem = out.pivot(index="model", columns="rp", values="memory_bound_fraction").loc[lat.index]
-        heads = ["model", *(f"RP {r:g}" for r in grid)]
-        lines += ["predicted latency (ms)",
-                  render_table([[m, *(f"{v:.4g}" for v in row)] for m, row in
-                                zip(lat.index, lat.to_numpy())], heads),
-                  "", "share of the time in memory-bound layers",
-                  render_table([[m, *(f"{v:.0%}" for v in row)] for m, row in
-                                zip(mem.index, mem.to_numpy())], heads)]
-    else:
-        rows = [[r.model, f"{r.rp:g}", f"{r.latency_ms:.4g}", si(r.mac_equivalents),
-                 f"{r.memory_bound_fraction:.0%}"] for r in out.itertuples()]
-        lines.append(render_table(rows, ["model", "RP MACs/B", "latency ms", "MAC-equiv",
-                                         "memory-bound"], "lrrrr"))
-    return "\n".join(lines) + "\n"
+    p, df = sweep_models(models, grid, preset, hw=hw, hold=hold, dtype=dtype)
+    write_output(output, sweep_text(df, p, fmt))
 
 
 PLOT_KINDS = ["ridge", "pareto", "opcost", "roofline", "devices"]
@@ -645,11 +513,8 @@ def plot(kind: str, models: tuple[str, ...], output: str, rp: str | None, preset
     roofline plot pareto -o fig2.png
     roofline plot roofline mnv4_conv_large --hw pixel8_edgetpu -o roof.svg
     """
-    from pathlib import Path
-
     from . import plots
     from .errors import InputError
-    from .presets import ridge_points
 
     check_output(output)
     suffix = Path(output).suffix.lower()
@@ -659,36 +524,15 @@ def plot(kind: str, models: tuple[str, ...], output: str, rp: str | None, preset
         raise InputError(f"--hw takes one device for {kind} (several only for devices)")
     if kind in ("roofline", "devices") and len(models) > 1:
         raise InputError(f"{kind} draws one model; got {len(models)}")
-    defaults = {"ridge": plots.RIDGE_MODELS, "pareto": plots.FIG2_MODELS,
-                "opcost": plots.FIG3_MODELS, "roofline": (plots.ONE_MODEL,),
-                "devices": (plots.ONE_MODEL,)}
     names = list(models)
     if not names:
-        names, missing = plots.available(defaults[kind])
+        names, missing = plots.default_models(kind)
         if missing:
             click.echo(f"note: not in the zoo, left out: {', '.join(missing)}", err=True)
         if not names:
             raise InputError(f"none of the default models of {kind} is in the zoo; name models")
-    preset_name = preset or ("paper" if kind in ("ridge", "pareto", "opcost") else "default")
-    rp_default = {"ridge": "0:500:5", "pareto": "0,5,50,500", "opcost": "5,500"}
-    grid = ridge_points(rp or rp_default.get(kind, "0"))
-    hw = hws[0] if hws else None
-    if kind == "roofline":
-        p, _ = _sweep_preset(preset_name, None, hold, dtype)
-        fig = plots.roofline(names[0], hw or "pixel8_cpu", p, dtype=dtype, title=title)
-    elif kind == "devices":
-        p, _ = _sweep_preset(preset_name, None, hold, dtype)
-        fig = plots.devices(names[0], p, devices=list(hws) or None, title=title)
-    else:
-        p, roof = _sweep_preset(preset_name, hw, hold, dtype)
-        p = p.with_(dtype=p.analyze_kwargs(roof)["dtype"])
-        tables = _sweep_tables(names, p, roof)
-        if kind == "ridge":
-            fig = plots.ridge(tables, grid, p, highlight=hw, title=title)
-        elif kind == "pareto":
-            fig = plots.pareto(tables, grid, p, title=title)
-        else:
-            fig = plots.opcost(tables, grid, p, title=title)
+    fig = plots.figure(kind, names, rps=rp, preset=preset, hw=hws, hold=hold, dtype=dtype,
+                       title=title)
     write_output(output, plots.figure_bytes(fig, suffix, dpi=dpi))
 
 
@@ -731,7 +575,7 @@ def bench(output: str | None, profile_id: str | None, threads: int | None, devic
     from . import bench as b
     from .calibrate import check_profile_text, profile_yaml
     from .measure import check_threads
-    from .report import render_table, to_json
+    from .report import bench_text, to_json
 
     if threads is not None:
         check_threads(threads)
@@ -750,22 +594,11 @@ def bench(output: str | None, profile_id: str | None, threads: int | None, devic
     write_output(path, text)
     if path == "-":
         return
-    rp = b.ridge_points(result)
     if fmt == "json":
-        click.echo(to_json({**result.to_dict(), "ridge_point": rp, "profile": path}))
-        return
-    table = render_table(b.summary_rows(result),
-                         ["roof", "dtype / memory", "threads", "median", "spread", "problem"],
-                         "lllrrl")
-    lines = [f"{result.device_name}, torch {result.torch_version}, {result.elapsed_s:.0f} s",
-             "", table, ""]
-    if rp:
-        lines.append("ridge points (DRAM, " + ("GPU" if result.device == "cuda" else "1 thread")
-                     + "): " + ", ".join(f"{d} {v:.3g} MACs/B" for d, v in rp.items()))
-    lines += [f"wrote {path}; use it with --hw {path}"]
-    if quick:
-        lines.append("(--quick: tiny problems, these numbers are not this machine's roofs)")
-    click.echo("\n".join(lines))
+        click.echo(to_json({**result.to_dict(), "ridge_point": b.ridge_points(result),
+                            "profile": path}))
+    else:
+        click.echo(bench_text(result, profile=path, quick=quick))
 
 
 @main.command()
@@ -830,34 +663,6 @@ def measure(models: tuple[str, ...], threads: int, dtype: str, resolution: int |
         _progress(f"wrote {output}")
 
 
-def _measured_models(path: str, dtype: str | None, threads: int | None,
-                     default_dtype: str | None) -> tuple[Any, Any]:
-    """(all rows, whole-model rows with a dtype filled in) of a measurements CSV."""
-    from .calibrate import model_rows, read_measurements
-    from .zoo import resolve
-
-    df = read_measurements(path, check_model=resolve)
-    rows = model_rows(df, dtype=dtype, threads=threads, src=path)
-    fill = dtype or default_dtype or "fp32"
-    rows["dtype"] = [d if d is not None else fill for d in rows["dtype"]]
-    return df, rows
-
-
-def _dataset(rows: Any, fusion: str) -> tuple[Any, dict[Any, Any]]:
-    """The calibration data set of whole-model rows, and the layer table of each."""
-    from .calibrate import Dataset
-    from .measure import layer_tables
-
-    keys = [(r.model, None if r.resolution is None else int(r.resolution), r.dtype)
-            for r in rows.itertuples()]
-    tables = layer_tables(keys, fusion=fusion)
-    multi = {m for m in rows["model"] if (rows["model"] == m).sum() > 1}
-    labels = [m if m not in multi or res is None else f"{m}@{res}" for m, res, _ in keys]
-    ds = Dataset.from_tables([tables[k] for k in keys], rows["latency_s"].to_numpy(),
-                             labels, keys)
-    return ds, tables
-
-
 _FUSION_HELP = ("Layer grouping the roofline sums over. Default none: torch eager runs every "
                 "op as its own kernel, as `roofline measure` times it.")
 
@@ -897,10 +702,12 @@ def fit(measurements: str, hw: str | None, dtype: str | None, threads: int | Non
     \b
     roofline fit measured.csv --hw my_machine.yaml --cv -o fitted.yaml
     """
-    from .calibrate import fit_report, fitted_profile, profile_yaml, check_profile_text
+    from .calibrate import (check_profile_text, fit_measured, fit_text, fitted_profile,
+                            measured_threads, profile_yaml)
     from .hardware import get_profile
-    from .measure import check_threads
+    from .measure import check_threads, layer_tables
     from .report import to_json
+    from .zoo import resolve
 
     check_output(output)
     if threads is not None:
@@ -908,53 +715,24 @@ def fit(measurements: str, hw: str | None, dtype: str | None, threads: int | Non
     base = get_profile(hw) if hw else None
     if hold_peak and base is None:
         raise RooflineError("--hold-peak keeps the base profile's peak: pass --hw")
-    _, rows = _measured_models(measurements, dtype, threads,
-                               base.default_dtype if base else None)
-    d = rows["dtype"].iloc[0]
-    if len(set(rows["dtype"])) > 1:
-        raise RooflineError(f"{measurements}: rows mix dtypes {', '.join(sorted(set(rows['dtype'])))}; "
-                            "choose one with --dtype")
-    init = None
-    if base is not None:
-        if d not in base.peak_macs_per_s:
-            if hold_peak:
-                raise RooflineError(f"--hold-peak: {base.id} has no {d} peak; it has "
-                                    f"{', '.join(base.dtypes)}")
-        else:
-            r = base.roof(d)
-            init = (r.peak_macs_per_s, r.mem_bw_bytes_per_s)
-    ds, _ = _dataset(rows, fusion)
-    held = base.roof(d).peak_macs_per_s if hold_peak and base is not None else None
-    report = fit_report(ds, overhead=overhead, hold_peak=held, init=init, cv=cv)
-    report.update({"measurements": measurements, "dtype": d, "fusion": fusion,
-                   "threads": threads, "base": base.id if base else None,
-                   "fitted_profile": output})
+    report = fit_measured(measurements, base=base, dtype=dtype, threads=threads, fusion=fusion,
+                          overhead=overhead, hold_peak=hold_peak, cv=cv, check_model=resolve,
+                          layer_tables=layer_tables)
+    report["fitted_profile"] = output
     if output:
-        th = threads if threads is not None else _single_threads(measurements)
-        data = fitted_profile(report, base=base, dtype=d, source=measurements, fusion=fusion,
-                              threads=th, hold_peak=hold_peak)
+        th = threads if threads is not None else measured_threads(measurements)
+        data = fitted_profile(report, base=base, dtype=report["dtype"], source=measurements,
+                              fusion=fusion, threads=th, hold_peak=hold_peak)
         header = (f"Fitted by `roofline fit {measurements}" + (f" --hw {hw}" if hw else "")
                   + (" --overhead" if overhead else "") + (" --hold-peak" if hold_peak else "")
                   + f" --fusion {fusion}`.")
         text = profile_yaml(data, header)
         check_profile_text(text, output)
-    if fmt == "json":
-        click.echo(to_json(report))
-    else:
-        from .calibrate import fit_text
-
-        click.echo(fit_text(report))
+    click.echo(to_json(report) if fmt == "json" else fit_text(report))
     if output:
         write_output(output, text)
         if fmt != "json":
             click.echo(f"wrote {output}; use it with --hw {output}")
-
-
-def _single_threads(path: str) -> int | None:
-    from .calibrate import read_measurements
-
-    t = read_measurements(path)["threads"].dropna().unique()
-    return int(t[0]) if len(t) == 1 else None
 
 
 @main.command()
@@ -981,10 +759,10 @@ def validate(hw: str, measurements: str, dtype: str | None, threads: int | None,
     \b
     roofline validate --hw fitted.yaml --measurements measured.csv --plot accuracy.png
     """
-    from .calibrate import compare, validation_text
+    from .calibrate import render_validation, validation
     from .hardware import get_profile
-    from .model import layer_times
-    from .report import to_json
+    from .measure import layer_tables
+    from .zoo import resolve
 
     check_output(output)
     if plot:
@@ -997,88 +775,17 @@ def validate(hw: str, measurements: str, dtype: str | None, threads: int | None,
 
         check_threads(threads)
     profile = get_profile(hw)
-    df, rows = _measured_models(measurements, dtype, threads, profile.default_dtype)
-    ds, tables = _dataset(rows, fusion)
-    predicted, pred_macs = [], []
-    for k in ds.keys:
-        t = layer_times(tables[k], profile.roof(k[2]))
-        predicted.append(float(t["latency_s"].sum()))
-    import numpy as np
-    import pandas as pd
-
-    predicted_s = np.array(predicted)
-    stats = compare(ds.measured_s, predicted_s, ds.total_macs)
-    models = pd.DataFrame({"model": ds.labels, "measured_ms": ds.measured_s * 1e3,
-                           "predicted_ms": predicted_s * 1e3,
-                           "error_pct": (predicted_s / ds.measured_s - 1) * 100,
-                           "macs": ds.total_macs, "layers": ds.sizes})
-    layers, layer_stats = _validate_layers(df, profile, threads, dtype, measurements)
-    r = profile.roof(ds.keys[0][2])
-    head = {"hardware": profile.id, "hardware_name": profile.name, "fitted": r.fitted,
-            "basis": r.basis, "measurements": measurements, "fusion": fusion,
-            "peak_macs_per_s": r.peak_macs_per_s, "mem_bw_bytes_per_s": r.mem_bw_bytes_per_s,
-            "ridge_point": r.ridge_point, "overhead_s_per_layer": r.overhead_s_per_layer}
+    v = validation(measurements, profile, fusion=fusion, threads=threads, dtype=dtype,
+                   check_model=resolve, layer_tables=layer_tables)
     if plot:
         from .validation_plot import figure_bytes, scatter
 
         title = (f"{profile.name}: predicted vs measured ({Path(measurements).name}, "
                  f"fusion {fusion})")
-        fig = scatter(models, title=title, stats=stats, layers=layers, layer_stats=layer_stats)
+        fig = scatter(v.models, title=title, stats=v.stats, layers=v.layers,
+                      layer_stats=v.layer_stats)
         write_output(plot, figure_bytes(fig, plot))
-    if fmt == "json":
-        text = to_json({**head, **stats, "models": models.to_dict(orient="records"),
-                        "layers": None if layers is None else layers.to_dict(orient="records"),
-                        "layer_stats": layer_stats})
-    elif fmt == "csv":
-        text = models.to_csv(index=False, float_format="%.6g")
-    else:
-        text = validation_text(head, stats, models, layer_stats, plot)
-    write_output(output, text)
-
-
-def _validate_layers(df: Any, profile: Any, threads: int | None, dtype: str | None,
-                     src: str) -> tuple[Any, Any]:
-    """Per-layer predicted vs measured, for the per-layer rows of the CSV (None if none)."""
-    from .calibrate import MeasurementError, compare
-    from .measure import layer_tables
-    from .model import layer_times
-
-    per = df[df["layer_index"].notna() & (df["layer_index"] >= 0)]
-    if threads is not None:
-        per = per[per["threads"].isna() | (per["threads"] == threads)]
-    if per.empty:
-        return None, None
-    import numpy as np
-    import pandas as pd
-
-    out = []
-    for (model, res, fusion, d), g in per.groupby(
-            [per["model"], per["resolution"].fillna(-1), per["fusion"].fillna("tflite"),
-             per["dtype"].fillna(dtype or profile.default_dtype)], sort=False):
-        key = (model, None if res == -1 else int(res), d)
-        table = layer_times(layer_tables([key], fusion=fusion)[key], profile.roof(d))
-        for row in g.itertuples():
-            i = int(row.layer_index)
-            if i >= len(table) or (row.layer is not None and table["name"].iloc[i] != row.layer):
-                found = table["name"].iloc[i] if i < len(table) else "nothing"
-                raise MeasurementError(
-                    f"{src}: line {row.line}: layer {i} of {model} is {row.layer!r} in the "
-                    f"measurements but {found!r} in the layer table (fusion {fusion}); were "
-                    "they measured with another model version or fusion policy?")
-            out.append({"model": model, "layer_index": i, "layer": row.layer,
-                        "op": table["op"].iloc[i],
-                        "measured_ms": row.latency_s * 1e3,
-                        "predicted_ms": float(table["latency_s"].iloc[i]) * 1e3,
-                        "macs": float(table["macs"].iloc[i])})
-    layers = pd.DataFrame(out)
-    stats = compare(layers["measured_ms"].to_numpy() / 1e3,
-                    layers["predicted_ms"].to_numpy() / 1e3, layers["macs"].to_numpy())
-    stats["models"] = int(layers["model"].nunique())
-    per_model = [compare(g["measured_ms"].to_numpy(), g["predicted_ms"].to_numpy(),
-                         g["macs"].to_numpy())["spearman_roofline"]
-                 for _, g in layers.groupby("model")]
-    stats["median_model_spearman"] = float(np.nanmedian(per_model)) if per_model else None
-    return layers, stats
+    write_output(output, render_validation(v, fmt, plot))
 
 
 # --------------------------------------------------------------------------- zoo
@@ -1089,20 +796,6 @@ def _validate_layers(df: Any, profile: Any, threads: int | None, dtype: str | No
 @main.group()
 def zoo() -> None:
     """The model zoo: MobileNetV4 and the paper's baselines at the paper's resolutions."""
-
-
-def _zoo_rows(pattern: str) -> list[dict[str, Any]]:
-    from . import zoo as z
-
-    found = z.entries(pattern)
-    if not found:
-        raise RooflineError(f"no zoo model matches {pattern!r}; `roofline zoo list` shows them all")
-    return [{"name": e.name, "display": e.display, "family": e.family,
-             "resolution": e.resolution, "params_m": e.published.params_m,
-             "macs_g": e.published.macs_g, "top1": e.published.top1,
-             "reparameterize": e.reparameterize, "source": e.published.source,
-             "printed": {f: e.published.cited(f).text for f in ("params_m", "macs_g", "top1")}}
-            for e in found]
 
 
 @zoo.command("list")
@@ -1116,33 +809,11 @@ def zoo_list(pattern: str, fmt: str, output: str | None) -> None:
 
     PATTERN is a glob on zoo names, e.g. 'mnv4*'.
     """
-    from .report import render_table, to_json
+    from . import zoo as z
+    from .report import zoo_list_text
 
     check_output(output)
-    rows = _zoo_rows(pattern)
-    if fmt != "table":
-        for r in rows:
-            del r["printed"]
-    if fmt == "json":
-        text = to_json(rows)
-    elif fmt == "csv":
-        import csv
-        import io
-
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-        text = buf.getvalue()
-    else:
-        table = [[r["name"], r["family"], r["resolution"], r["printed"]["params_m"],
-                  r["printed"]["macs_g"], r["printed"]["top1"], r["source"]] for r in rows]
-        text = render_table(table, ["name", "family", "res", "params M", "MACs G", "top-1 %",
-                                    "source (published figures)"], "llrrrrl")
-        text += ("\n\nParams, MACs and top-1 as published (- : none published). MobileOne and "
-                 "FastViT are analysed re-parameterised.\n`roofline zoo show NAME` for sources "
-                 "and notes; docs/fidelity.md compares our counts with these.")
-    write_output(output, text)
+    write_output(output, zoo_list_text(z.matching(pattern), fmt))
 
 
 @zoo.command("show")
@@ -1154,54 +825,15 @@ def zoo_show(name: str, fmt: str) -> None:
     """One zoo model: constructor, resolution, forms, published figures with their sources,
     and our counts beside them."""
     from . import zoo as z
-    from .analysis import analyze as run
-    from .report import to_json
+    from .fidelity import our_counts
+    from .report import to_json, zoo_entry_text
 
     e = z.get(name)
-    totals = run(e.name).totals
-    ours = {"params": int(totals["params"]), "macs": int(totals["macs"])}
+    ours = our_counts(e)
     if fmt == "json":
-        click.echo(to_json({**e.to_dict(), "ours": ours}))
-        return
-    from .fidelity import Counts, Row, explanation
-
-    def field(label: str, text: str) -> list[str]:
-        wrapped = _wrap(text, 84)
-        return [f"{label:12} {wrapped[0]}", *(" " * 13 + w for w in wrapped[1:])]
-
-    res = f"{e.resolution} px (the paper's)"
-    if e.min_resolution > 1:
-        res += f"; at least {e.min_resolution} px: {e.resolution_rule}"
-    form = ("re-parameterised (timm reparameterize_model); --training-form: as constructed"
-            if e.reparameterize else "as constructed (nothing to re-parameterise)")
-    lines = [f"{e.name}: {e.display} ({e.family})", *field("resolution", res),
-             *field("built by", f"{e.constructor}, on meta"), *field("form", f"inference = {form}"),
-             *field("aliases", ", ".join(e.aliases) or "-")]
-    for label, text in (("differs", e.differs), ("note", e.note)):
-        if text:
-            lines += field(label, text)
-    lines += ["", "published                      ours"]
-    pub, row, said = e.published, Row(e, Counts(ours["params"], ours["macs"]), None), set()
-    for fig, label, unit, mine in (("top1", "top-1", "%", None),
-                                   ("params_m", "params", "M", ours["params"] / 1e6),
-                                   ("macs_g", "MACs", "G", ours["macs"] / 1e9)):
-        c = pub.cited(fig)
-        value = "-" if c.value is None else f"{c.text} {unit}"
-        mine_s = "" if mine is None else f"{mine:.3f} {unit}"
-        if mine is not None and c.value:
-            mine_s += f" ({mine / c.value - 1:+.1%})"
-        src = c.source.short if c.source and c.value is not None else "none published"
-        lines.append(f"  {label:7} {value:>9}  {src:20} {mine_s}".rstrip())
-        for text in (c.note, explanation(row, fig) if mine is not None else None):
-            if text and text not in said:
-                said.add(text)
-                lines += ["          " + w for w in _wrap(text, 86)]
-    if pub.sources():
-        lines += ["", "sources"]
-        for s in pub.sources():
-            lines += ["  " + w for w in _wrap(f"{s.short}: {s.citation} {s.url}", 94)]
-    lines += ["", f"`roofline analyze {e.name}` for its layer table on a device."]
-    click.echo("\n".join(lines))
+        click.echo(to_json({**e.to_dict(), "ours": {"params": ours.params, "macs": ours.macs}}))
+    else:
+        click.echo(zoo_entry_text(e, ours))
 
 
 @zoo.command("fidelity")

@@ -34,6 +34,7 @@ from pathlib import Path
 from . import zoo
 from .analysis import analyze
 from .errors import RooflineError
+from .report import markdown_table
 from .zoo import Cited, ZooEntry
 
 GAP = 0.05  # a difference from the publication above this needs a stated cause
@@ -261,13 +262,6 @@ def _source(c: Cited) -> str:
     return c.source.short if c.value is not None and c.source else "none published"
 
 
-def _table(rows: list[list[str]], headers: list[str], align: str) -> list[str]:
-    out = ["| " + " | ".join(headers) + " |",
-           "|" + "|".join(":--" if a == "l" else "--:" for a in align) + "|"]
-    out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
-    return out
-
-
 def render(rows: list[Row], vers: dict[str, str] | None = None) -> str:
     """The markdown of docs/fidelity.md (a pure function of its arguments)."""
     vers = vers or versions()
@@ -315,9 +309,9 @@ def render(rows: list[Row], vers: dict[str, str] | None = None) -> str:
     headers = ["model", "family", "res", "ours", "paper", "Δ paper", "fvcore", "Δ fvcore",
                "paper's source"]
     lines += ["## Parameters (M)", ""]
-    lines += _table(p_rows, headers, "lllrrrrrl")
+    lines.append(markdown_table(p_rows, headers, "lllrrrrrl"))
     lines += ["", "## MACs (G)", ""]
-    lines += _table(m_rows, headers, "lllrrrrrl")
+    lines.append(markdown_table(m_rows, headers, "lllrrrrrl"))
 
     lines += ["", "## Differences from the publication over 5 %", ""]
     for r in rows:
@@ -348,24 +342,24 @@ def render(rows: list[Row], vers: dict[str, str] | None = None) -> str:
                   "over-parameterised kxk and 1x1 branches, FastViT's RepMixer and "
                   "large-kernel branches) into single convs; the training form is the model as "
                   "constructed (`--training-form`).", ""]
-        lines += _table(
+        lines.append(markdown_table(
             [[r.entry.name, f"{r.training.params / 1e6:.3f}", f"{r.ours.params / 1e6:.3f}",
               _paper(r.entry.published.cited("params_m")), f"{r.training.macs / 1e9:.3f}",
               f"{r.ours.macs / 1e9:.3f}", _paper(r.entry.published.cited("macs_g"))]
              for r in reparam],
             ["model", "params M training", "params M inference", "paper", "MACs G training",
-             "MACs G inference", "paper"], "lrrrrrr")
+             "MACs G inference", "paper"], "lrrrrrr"))
 
     lines += ["", "## Exact counts", "",
               "Read back by the tests: the fvcore columns are kept here so that checking this "
               "file takes seconds; `make fidelity` recomputes them.", ""]
-    lines += _table(
+    lines.append(markdown_table(
         [[r.entry.name, str(r.ours.params), str(r.fvcore.params if r.fvcore else "-"),
           str(r.ours.macs), str(r.fvcore.macs if r.fvcore else "-"),
           ", ".join(r.fvcore.counted) if r.fvcore else "-",
           ", ".join(r.fvcore.excluded) if r.fvcore else "-"] for r in rows],
         ["model", "params ours", "params fvcore", "MACs ours", "MACs fvcore",
-         "fvcore operators counted", "fvcore operators left out"], "lrrrrll")
+         "fvcore operators counted", "fvcore operators left out"], "lrrrrll"))
 
     sources: list[zoo.Source] = []
     for r in rows:

@@ -202,6 +202,15 @@ class HardwareProfile:
             memory_efficiency=_value_or(self.memory_efficiency, 1.0),
         )
 
+    def summary(self) -> dict[str, Any]:
+        """The device at its default dtype in one flat row: id, kind, dtype, peak MACs/s,
+        DRAM bandwidth, ridge point, basis, name (a row of ``roofline hw list``)."""
+        r = self.roof()
+        return {"id": self.id, "kind": self.kind, "dtype": r.dtype,
+                "peak_macs_per_s": r.peak_macs_per_s,
+                "mem_bw_bytes_per_s": r.mem_bw_bytes_per_s, "ridge_point": r.ridge_point,
+                "basis": r.basis, "name": self.name}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: every figure with basis/source/note, and the ridge point per dtype."""
         return {

@@ -34,7 +34,8 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from .errors import InputError
 from .model import layer_times
-from .presets import DEFAULT, OP_CLASSES, PAPER, PAPER_PANELS, Preset, get_preset, op_class
+from .presets import (DEFAULT, OP_CLASSES, PAPER, PAPER_PANELS, Preset, get_preset, op_class,
+                      resolve_preset, ridge_points, tables_for)
 from .report import si as _si
 
 # --------------------------------------------------------------------------- defaults
@@ -53,6 +54,10 @@ FIG3_RPS = (5.0, 500.0)
 SWEEP_RPS = np.arange(0.0, 501.0, 5.0)
 RIDGE_MODELS = FIG3_MODELS
 ONE_MODEL = "mnv4_conv_medium"
+#: what each kind of figure draws when no models are named, and at which ridge points
+DEFAULT_MODELS = {"ridge": RIDGE_MODELS, "pareto": FIG2_MODELS, "opcost": FIG3_MODELS,
+                  "roofline": (ONE_MODEL,), "devices": (ONE_MODEL,)}
+DEFAULT_RPS = {"ridge": "0:500:5", "pareto": "0,5,50,500", "opcost": "5,500"}
 
 # Okabe & Ito (2008), "Color Universal Design"
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000",
@@ -136,22 +141,8 @@ def _pinned(preset: Preset, models: Any) -> Preset:
     """The preset with its dtype fixed to the one names are traced at (fp32 when the preset
     leaves it to a device and none is given), so the label says what was counted."""
     if preset.dtype is None and not isinstance(models, Mapping):
-        return preset.with_(dtype=preset.analyze_kwargs()["dtype"])
+        return preset.pinned()
     return preset
-
-
-def tables_for(models: Mapping[str, pd.DataFrame] | Iterable[str] | str, preset: Preset,
-               roof: Any = None) -> dict[str, pd.DataFrame]:
-    """Layer tables for models: a mapping is returned as is; names are traced (on meta) at
-    the preset's dtype and fusion."""
-    if isinstance(models, Mapping):
-        return dict(models)
-    if isinstance(models, str):
-        models = [models]
-    from .analysis import analyze
-
-    kwargs = preset.analyze_kwargs(roof)
-    return {m: analyze(m, **kwargs).layers for m in models}
 
 
 def available(models: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -160,6 +151,12 @@ def available(models: Iterable[str]) -> tuple[list[str], list[str]]:
 
     names = list(models)
     return [m for m in names if lookup(m)], [m for m in names if not lookup(m)]
+
+
+def default_models(kind: str) -> tuple[list[str], list[str]]:
+    """The models a figure of ``kind`` draws when none are named: (those in the zoo, those
+    not in it yet)."""
+    return available(DEFAULT_MODELS[kind])
 
 
 # --------------------------------------------------------------------------- styling
@@ -760,6 +757,40 @@ def devices(model: str | pd.DataFrame = ONE_MODEL, preset: Preset | str = DEFAUL
             "default dtype; efficiency factors and per-layer overheads of profiles applied.")
     fig.suptitle(title or f"{display} on every registered device", fontsize=13, color=_INK)
     return fig
+
+
+# --------------------------------------------------------------------------- by kind
+
+
+def figure(kind: str, models: Sequence[str], *, rps: str | None = None,
+           preset: str | None = None, hw: Sequence[str] = (), hold: str | None = None,
+           dtype: str | None = None, title: str | None = None) -> Figure:
+    """The figure ``roofline plot KIND`` draws: ``ridge``, ``pareto`` or ``opcost`` of
+    ``models`` (their sweep anchored to ``hw[0]`` when given), the ``roofline`` chart of
+    ``models[0]`` on ``hw[0]`` (pixel8_cpu by default), or ``devices``: ``models[0]`` on the
+    devices ``hw`` (every registered one by default).
+
+    ``rps`` is a ridge-point grid (:func:`roofline.presets.ridge_points`; default per kind,
+    :data:`DEFAULT_RPS`); ``preset`` defaults to paper for the sweeps and default otherwise;
+    ``hold`` and ``dtype`` change the preset (:func:`roofline.presets.resolve_preset`).
+    """
+    if kind not in DEFAULT_MODELS:
+        raise InputError(f"unknown figure {kind!r}; expected one of {', '.join(DEFAULT_MODELS)}")
+    preset_name = preset or ("paper" if kind in ("ridge", "pareto", "opcost") else "default")
+    grid = ridge_points(rps or DEFAULT_RPS.get(kind, "0"))
+    device = hw[0] if hw else None
+    if kind == "roofline":
+        p, _ = resolve_preset(preset_name, hold=hold, dtype=dtype)
+        return roofline(models[0], device or "pixel8_cpu", p, dtype=dtype, title=title)
+    if kind == "devices":
+        p, _ = resolve_preset(preset_name, hold=hold, dtype=dtype)
+        return devices(models[0], p, devices=list(hw) or None, title=title)
+    p, _ = resolve_preset(preset_name, hw=device, hold=hold, dtype=dtype)
+    if kind == "ridge":
+        return ridge(models, grid, p, highlight=device, title=title)
+    if kind == "pareto":
+        return pareto(models, grid, p, title=title)
+    return opcost(models, grid, p, title=title)
 
 
 # --------------------------------------------------------------------------- saving

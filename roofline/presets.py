@@ -22,7 +22,10 @@ Two presets ship:
     is MAC-equivalents / PeakMACs: with ``--hw`` it is that device's peak; without, a nominal
     200 GMAC/s (the paper's RP-5 "slow CPU"), labelled as nominal.
 
-Presets are pure pandas/numpy, like :mod:`roofline.model`: nothing here imports torch.
+The conventions and the sweep are pure pandas/numpy, like :mod:`roofline.model`: importing
+this module imports neither torch nor matplotlib. :func:`tables_for` and :func:`sweep_models`
+trace model names through :func:`roofline.analysis.analyze` (imported when called), which
+needs torch only for a model whose trace is not cached yet.
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -41,6 +44,9 @@ from .dtypes import canonical_dtype
 from .errors import InputError, did_you_mean
 from .model import HOLDS, device_at, layer_latencies, sweep
 from .ops import MAC_KINDS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .hardware import Roof
 
 LAYER_RULES = ("all", "macs")
 BYTE_RULES = ("all", "weights+input")
@@ -101,10 +107,12 @@ class Preset:
     @property
     def summary(self) -> str:
         """The conventions in a few words (``label`` without the name)."""
+        from .report import si
+
         if self.hold == "bandwidth":
-            anchor = f"BW {_si(self.mem_bw_bytes_per_s, 'B/s')}, PeakMACs = RP x BW"
+            anchor = f"BW {si(self.mem_bw_bytes_per_s, 'B/s')}, PeakMACs = RP x BW"
         else:
-            anchor = f"PeakMACs {_si(self.peak_macs_per_s, 'MAC/s')}, BW = PeakMACs / RP"
+            anchor = f"PeakMACs {si(self.peak_macs_per_s, 'MAC/s')}, BW = PeakMACs / RP"
         src = f" ({self.anchor})" if self.anchor else ""
         return f"{self.rules()}, {anchor}{src}"
 
@@ -179,6 +187,12 @@ class Preset:
         dtype = self.dtype or (roof.dtype if roof is not None else "fp32")
         return {"dtype": dtype, "fusion": self.fusion}
 
+    def pinned(self, roof: Any = None) -> Preset:
+        """This preset with its dtype fixed to the one its traces are made at (the device's
+        when the preset leaves it open, fp32 without a device), so its label says what was
+        counted."""
+        return self.with_(dtype=self.analyze_kwargs(roof)["dtype"])
+
 
 def _stem_row(applied: pd.DataFrame) -> int | None:
     """0 when the first counted layer reads a 3-channel NCHW image (the stem), else None."""
@@ -233,13 +247,6 @@ def check_hold(hold: str) -> str:
     return hold
 
 
-def _si(value: float, unit: str) -> str:
-    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if value >= scale:
-            return f"{value / scale:.3g} {prefix}{unit}"
-    return f"{value:.3g} {unit}"
-
-
 PAPER = Preset(
     name="paper", dtype="int8", fusion="tflite", layers="macs", bytes="weights+input",
     hold="bandwidth", peak_macs_per_s=2e11, mem_bw_bytes_per_s=40e9,
@@ -265,6 +272,50 @@ def get_preset(name: str | Preset) -> Preset:
         raise InputError(f"unknown preset {name!r}{did_you_mean(key, PRESETS)}; "
                          f"expected one of {', '.join(PRESETS)}")
     return PRESETS[key]
+
+
+def resolve_preset(preset: str | Preset, *, hw: str | None = None, hold: str | None = None,
+                   dtype: str | None = None) -> tuple[Preset, Roof | None]:
+    """A preset with ``dtype`` and ``hold`` applied where given, anchored to the device ``hw``
+    (an id, id:variant or YAML file) where given; (the preset, the device's roof or None)."""
+    p = get_preset(preset)
+    if dtype:
+        p = p.with_(dtype=dtype)
+    if hold:
+        p = p.with_(hold=check_hold(hold))
+    roof = None
+    if hw:
+        from .hardware import get_profile
+
+        roof = get_profile(hw).roof(p.dtype)
+        p = p.anchored(roof)
+    return p, roof
+
+
+def tables_for(models: Mapping[str, pd.DataFrame] | Iterable[str] | str, preset: Preset,
+               roof: Any = None) -> dict[str, pd.DataFrame]:
+    """Layer tables for models: a mapping is returned as is; names are traced (on meta, each
+    once, from the trace cache when it can) at the preset's dtype and fusion."""
+    if isinstance(models, Mapping):
+        return dict(models)
+    if isinstance(models, str):
+        models = [models]
+    from .analysis import analyze
+
+    kwargs = preset.analyze_kwargs(roof)
+    return {m: analyze(m, **kwargs).layers for m in dict.fromkeys(models)}
+
+
+def sweep_models(models: Iterable[str], rps: Sequence[float] | np.ndarray,
+                 preset: str | Preset = "default", *, hw: str | None = None,
+                 hold: str | None = None, dtype: str | None = None,
+                 ) -> tuple[Preset, pd.DataFrame]:
+    """Models (names) at every ridge point under a preset (see :func:`resolve_preset` for
+    ``hw``, ``hold``, ``dtype``): (the preset as applied, its dtype pinned to the one
+    counted; :meth:`Preset.sweep`'s tidy frame)."""
+    p, roof = resolve_preset(preset, hw=hw, hold=hold, dtype=dtype)
+    p = p.pinned(roof)
+    return p, p.sweep(tables_for(models, p, roof), rps)
 
 
 _RANGE = re.compile(r"^\s*([^:]+):([^:]+)(?::([^:]+))?\s*$")

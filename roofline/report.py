@@ -16,6 +16,11 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from .analysis import Analysis
+    from .bench import BenchResult
+    from .fidelity import Counts
+    from .hardware import HardwareProfile
+    from .presets import Preset
+    from .zoo import ZooEntry
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -57,8 +62,33 @@ def render_table(rows: Sequence[Sequence[Any]], headers: Sequence[str],
     return "\n".join([line(cells[0]), sep] + [line(r) for r in cells[1:]])
 
 
-def _markdown_table(rows: Sequence[Sequence[Any]], headers: Sequence[str],
-                    align: str | None = None) -> str:
+def csv_text(rows: Sequence[dict[str, Any]], fieldnames: Sequence[str] | None = None,
+             lineterminator: str = "\r\n") -> str:
+    """Rows of dicts as CSV text (raw values); the header is the first row's keys unless
+    ``fieldnames`` is given. Lines end in CRLF (the csv module's default) unless
+    ``lineterminator`` says otherwise."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(fieldnames or rows[0]),
+                       lineterminator=lineterminator)
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def _wrap(text: str, width: int = 96) -> list[str]:
+    """``text`` with its whitespace collapsed, wrapped to ``width`` columns."""
+    import textwrap
+
+    return textwrap.wrap(" ".join(text.split()), width)
+
+
+def markdown_table(rows: Sequence[Sequence[Any]], headers: Sequence[str],
+                   align: str | None = None) -> str:
+    """A markdown (GitHub) table; ``align`` is one of 'l'/'r' per column, ``|`` in a cell
+    is escaped."""
     align = align or "l" + "r" * (len(headers) - 1)
     out = ["| " + " | ".join(headers) + " |",
            "|" + "|".join(":--" if a == "l" else "--:" for a in align) + "|"]
@@ -180,10 +210,10 @@ def analysis_markdown(a: Analysis, top: int = 10) -> str:
     if "latency_s" in t:
         summary += [["predicted latency", f"{ms(t['latency_s'])} ms"],
                     ["memory-bound share", f"{t['memory_bound_fraction']:.0%}"]]
-    lines += [_markdown_table(summary, ["total", "value"], "lr"), ""]
+    lines += [markdown_table(summary, ["total", "value"], "lr"), ""]
     if top > 0:
         rows, headers, align = _top_rows(a, top)
-        lines += [_markdown_table(rows, headers, align), ""]
+        lines += [markdown_table(rows, headers, align), ""]
     lines.append(_coverage_line(a).replace("coverage  ", "Coverage: "))
     return "\n".join(lines) + "\n"
 
@@ -228,3 +258,193 @@ def frame_text(df: pd.DataFrame) -> str:
     rows = [[f"{v:.4g}" if isinstance(v, float) else v for v in r] for r in df.itertuples(index=False)]
     align = "".join("r" if df[c].dtype.kind in "iuf" else "l" for c in df.columns)
     return render_table(rows, list(df.columns), align)
+
+
+# --------------------------------------------------------------------------- hardware
+
+
+def hardware_list_text(profiles: Sequence[HardwareProfile], fmt: str) -> str:
+    """``roofline hw list``: one row per device at its default dtype (table, csv or json)."""
+    rows = [p.summary() for p in profiles]
+    if fmt == "json":
+        return to_json(rows)
+    if fmt == "csv":
+        return csv_text(rows, None if rows else ["id"])
+    table = [[r["id"], r["kind"], r["dtype"], si(r["peak_macs_per_s"], "MAC/s"),
+              si(r["mem_bw_bytes_per_s"], "B/s"), f"{r['ridge_point']:.3g}", r["basis"],
+              r["name"]] for r in rows]
+    return render_table(table, ["id", "kind", "dtype", "peak", "DRAM bw", "ridge MACs/B",
+                                "basis", "name"], "llllrrll")
+
+
+def hardware_text(p: HardwareProfile) -> str:
+    """``roofline hw show``: every figure of a device with its basis, source and note."""
+    lines = [f"{p.id}: {p.name}{'  [FITTED]' if p.fitted else ''}", f"kind {p.kind}, default dtype "
+             f"{p.default_dtype}" + (f", file {p.path}" if p.path else "")]
+    if p.description:
+        lines += ["", *_wrap(p.description)]
+    lines += ["", "peak compute"]
+    for d, f in p.peak_macs_per_s.items():
+        lines.append(f"  {d:5} {si(f.value, 'MAC/s'):>14}  ridge {p.ridge_point(d):8.3g} MACs/B"
+                     f"  [{f.basis}] {f.note}")
+        lines.append(f"        {f.source}")
+    bw = p.mem_bw_bytes_per_s
+    lines += ["DRAM bandwidth", f"  {si(bw.value, 'B/s'):>20}  [{bw.basis}] {bw.note}",
+              f"        {bw.source}"]
+    for label, fig in (("on-chip memory", p.onchip_bytes),
+                       ("overhead per layer (s)", p.overhead_s_per_layer),
+                       ("compute efficiency", p.compute_efficiency),
+                       ("memory efficiency", p.memory_efficiency)):
+        if fig is not None:
+            lines += [label, f"  {fig.value:.4g}  [{fig.basis}] {fig.note}", f"        {fig.source}"]
+    if p.variants:
+        lines += ["", "variants: " + ", ".join(f"{p.id}:{v}" for v in p.variants)]
+    return "\n".join(lines)
+
+
+def cache_info_text(info: dict[str, Any]) -> str:
+    """``roofline cache info``: where the trace cache is, what it holds, whether it is on."""
+    state = "on" if info["enabled"] else "off (ROOFLINE_NO_CACHE is set)"
+    return (f"{info['dir']}: {info['entries']} traces and {info['other_files']} survey journals "
+            f"/ model lists, {si(info['bytes'], 'B')}; cache {state}")
+
+
+# --------------------------------------------------------------------------- zoo
+
+_PUBLISHED = ("params_m", "macs_g", "top1")
+
+
+def zoo_list_text(entries: Sequence[ZooEntry], fmt: str) -> str:
+    """``roofline zoo list``: each entry's published params, MACs, top-1 and their source
+    (table, csv or json)."""
+    rows = [e.summary() for e in entries]
+    if fmt == "json":
+        return to_json(rows)
+    if fmt == "csv":
+        return csv_text(rows, lineterminator="\n")
+    printed = [{f: e.published.cited(f).text for f in _PUBLISHED} for e in entries]
+    table = [[r["name"], r["family"], r["resolution"], t["params_m"], t["macs_g"], t["top1"],
+              r["source"]] for r, t in zip(rows, printed)]
+    text = render_table(table, ["name", "family", "res", "params M", "MACs G", "top-1 %",
+                                "source (published figures)"], "llrrrrl")
+    return text + ("\n\nParams, MACs and top-1 as published (- : none published). MobileOne and "
+                   "FastViT are analysed re-parameterised.\n`roofline zoo show NAME` for sources "
+                   "and notes; docs/fidelity.md compares our counts with these.")
+
+
+def zoo_entry_text(e: ZooEntry, ours: Counts) -> str:
+    """``roofline zoo show``: how an entry is built, its published figures with their
+    sources, and our counts beside them (with the cause of any gap, from fidelity.py)."""
+    from .fidelity import Row, explanation
+
+    def field(label: str, text: str) -> list[str]:
+        wrapped = _wrap(text, 84)
+        return [f"{label:12} {wrapped[0]}", *(" " * 13 + w for w in wrapped[1:])]
+
+    res = f"{e.resolution} px (the paper's)"
+    if e.min_resolution > 1:
+        res += f"; at least {e.min_resolution} px: {e.resolution_rule}"
+    form = ("re-parameterised (timm reparameterize_model); --training-form: as constructed"
+            if e.reparameterize else "as constructed (nothing to re-parameterise)")
+    lines = [f"{e.name}: {e.display} ({e.family})", *field("resolution", res),
+             *field("built by", f"{e.constructor}, on meta"), *field("form", f"inference = {form}"),
+             *field("aliases", ", ".join(e.aliases) or "-")]
+    for label, text in (("differs", e.differs), ("note", e.note)):
+        if text:
+            lines += field(label, text)
+    lines += ["", "published                      ours"]
+    pub, row, said = e.published, Row(e, ours, None), set()
+    for fig, label, unit, mine in (("top1", "top-1", "%", None),
+                                   ("params_m", "params", "M", ours.params / 1e6),
+                                   ("macs_g", "MACs", "G", ours.macs / 1e9)):
+        c = pub.cited(fig)
+        value = "-" if c.value is None else f"{c.text} {unit}"
+        mine_s = "" if mine is None else f"{mine:.3f} {unit}"
+        if mine is not None and c.value:
+            mine_s += f" ({mine / c.value - 1:+.1%})"
+        src = c.source.short if c.source and c.value is not None else "none published"
+        lines.append(f"  {label:7} {value:>9}  {src:20} {mine_s}".rstrip())
+        for text in (c.note, explanation(row, fig) if mine is not None else None):
+            if text and text not in said:
+                said.add(text)
+                lines += ["          " + w for w in _wrap(text, 86)]
+    if pub.sources():
+        lines += ["", "sources"]
+        for s in pub.sources():
+            lines += ["  " + w for w in _wrap(f"{s.short}: {s.citation} {s.url}", 94)]
+    lines += ["", f"`roofline analyze {e.name}` for its layer table on a device."]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- sweep
+
+
+def sweep_text(df: pd.DataFrame, preset: Preset, fmt: str) -> str:
+    """A ridge-point sweep (:meth:`roofline.presets.Preset.sweep`'s tidy frame).
+
+    table: models x RPs in ms (long rows past 10 RPs); csv: tidy rows, latency in ms;
+    json: the preset and tidy rows in seconds."""
+    from dataclasses import asdict
+
+    from . import __version__
+
+    if fmt == "json":
+        return to_json({
+            "roofline_version": __version__,
+            "preset": {**asdict(preset), "label": preset.label},
+            "units": {"rp": "MACs/byte", "latency_s": "seconds",
+                      "mac_equivalents": "sum_i max(macs_i, RP x bytes_i)"},
+            "rows": df.to_dict(orient="records"),
+        })
+    out = df.assign(latency_ms=df["latency_s"] * 1e3)
+    if fmt == "csv":
+        cols = ["model", "rp", "latency_ms", "mac_equivalents", "memory_bound_fraction",
+                "peak_macs_per_s", "mem_bw_bytes_per_s", "preset"]
+        return out[cols].to_csv(index=False, float_format="%.10g")
+    if preset.hold == "bandwidth":
+        device = (f"device at RP: PeakMACs = RP x {si(preset.mem_bw_bytes_per_s, 'B/s')}; "
+                  f"RP 0 = {si(preset.peak_macs_per_s, 'MAC/s')}, no memory term")
+    else:
+        device = (f"device at RP: PeakMACs {si(preset.peak_macs_per_s, 'MAC/s')}, "
+                  "bandwidth = PeakMACs / RP (infinite at RP 0)")
+    lines = [preset.label, device, ""]
+    grid = list(dict.fromkeys(out["rp"]))
+    if len(grid) <= 10:
+        lat = out.pivot(index="model", columns="rp", values="latency_ms").loc[
+            list(dict.fromkeys(out["model"]))]
+        mem = out.pivot(index="model", columns="rp", values="memory_bound_fraction").loc[lat.index]
+        heads = ["model", *(f"RP {r:g}" for r in grid)]
+        lines += ["predicted latency (ms)",
+                  render_table([[m, *(f"{v:.4g}" for v in row)] for m, row in
+                                zip(lat.index, lat.to_numpy())], heads),
+                  "", "share of the time in memory-bound layers",
+                  render_table([[m, *(f"{v:.0%}" for v in row)] for m, row in
+                                zip(mem.index, mem.to_numpy())], heads)]
+    else:
+        rows = [[r.model, f"{r.rp:g}", f"{r.latency_ms:.4g}", si(r.mac_equivalents),
+                 f"{r.memory_bound_fraction:.0%}"] for r in out.itertuples()]
+        lines.append(render_table(rows, ["model", "RP MACs/B", "latency ms", "MAC-equiv",
+                                         "memory-bound"], "lrrrr"))
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- bench
+
+
+def bench_text(result: BenchResult, *, profile: str, quick: bool = False) -> str:
+    """``roofline bench``: what was measured, the ridge points, and where the profile went."""
+    from .bench import ridge_points, summary_rows
+
+    rp = ridge_points(result)
+    table = render_table(summary_rows(result),
+                         ["roof", "dtype / memory", "threads", "median", "spread", "problem"],
+                         "lllrrl")
+    lines = [f"{result.device_name}, torch {result.torch_version}, {result.elapsed_s:.0f} s",
+             "", table, ""]
+    if rp:
+        lines.append("ridge points (DRAM, " + ("GPU" if result.device == "cuda" else "1 thread")
+                     + "): " + ", ".join(f"{d} {v:.3g} MACs/B" for d, v in rp.items()))
+    lines += [f"wrote {profile}; use it with --hw {profile}"]
+    if quick:
+        lines.append("(--quick: tiny problems, these numbers are not this machine's roofs)")
+    return "\n".join(lines)

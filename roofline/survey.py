@@ -1075,15 +1075,9 @@ def _device_dict(d: Device) -> dict[str, Any]:
 
 
 def _leaderboard_text(s: Survey, top: int, markdown: bool) -> str:
-    from .report import render_table, si
+    from .report import markdown_table, render_table, si
 
-    def table(rows: list[list[Any]], headers: list[str], align: str) -> str:
-        if not markdown:
-            return render_table(rows, headers, align)
-        out = ["| " + " | ".join(headers) + " |",
-               "|" + "|".join(":--" if a == "l" else "--:" for a in align) + "|"]
-        out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows]
-        return "\n".join(out)
+    table = markdown_table if markdown else render_table
 
     sm = s.summary()
     head = (f"{sm['models']} model runs: {sm['ok']} ok, {sm['failed']} failed, "

@@ -233,6 +233,15 @@ class ZooEntry:
                 f"{self.name} needs a resolution of at least {self.min_resolution} px "
                 f"({self.resolution_rule}), got {resolution}; try {tries}")
 
+    def summary(self) -> dict[str, Any]:
+        """The entry and its published figures in one flat row (a row of ``roofline zoo
+        list``): name, display, family, resolution, params_m, macs_g, top1 (None where none
+        is published), reparameterize, source."""
+        p = self.published
+        return {"name": self.name, "display": self.display, "family": self.family,
+                "resolution": self.resolution, "params_m": p.params_m, "macs_g": p.macs_g,
+                "top1": p.top1, "reparameterize": self.reparameterize, "source": p.source}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (the contract of ``roofline zoo show --format json``)."""
         return {
@@ -326,6 +335,14 @@ def names(pattern: str = "*") -> list[str]:
 def entries(pattern: str = "*") -> list[ZooEntry]:
     """Zoo entries whose name matches a glob pattern, in registration order."""
     return [_REGISTRY[n] for n in names(pattern)]
+
+
+def matching(pattern: str) -> list[ZooEntry]:
+    """:func:`entries` for a pattern that must match: RooflineError when nothing does."""
+    found = entries(pattern)
+    if not found:
+        raise RooflineError(f"no zoo model matches {pattern!r}; `roofline zoo list` shows them all")
+    return found
 
 
 def _suggest(name: str, extra: list[str] | None = None) -> str:

@@ -504,3 +504,20 @@ def test_device_in_one_line():
         roofline.device(-1, 1e9)
     with pytest.raises(InputError):
         roofline.device(1e12, 1e9, kind="tpu")
+
+
+def test_summary_rows_and_their_renderings():
+    from roofline.hardware import get_profile, list_profiles
+    from roofline.report import hardware_list_text
+
+    p = get_profile("pixel8_cpu")
+    s = p.summary()
+    assert list(s) == ["id", "kind", "dtype", "peak_macs_per_s", "mem_bw_bytes_per_s",
+                       "ridge_point", "basis", "name"]
+    assert s["ridge_point"] == pytest.approx(p.ridge_point()) and s["dtype"] == p.default_dtype
+    profiles = list_profiles()
+    csv_text = hardware_list_text(profiles, "csv")
+    assert csv_text.startswith("id,kind,dtype,") and csv_text.count("\r\n") == len(profiles) + 1
+    assert hardware_list_text([], "csv") == "id\r\n"
+    assert json.loads(hardware_list_text(profiles[:2], "json"))[0] == profiles[0].summary()
+    assert "ridge MACs/B" in hardware_list_text(profiles, "table").splitlines()[0]

@@ -208,3 +208,15 @@ def test_cli_plot_user_errors(args, words):
     assert r.exit_code == 2, r.output
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0] and "Traceback" not in r.output
+
+
+def test_figure_by_kind_and_default_models():
+    names, missing = plots.default_models("pareto")
+    assert names == list(plots.FIG2_MODELS) and not missing
+    assert plots.default_models("devices")[0] == [plots.ONE_MODEL]
+    fig = plots.figure("roofline", ["mnv4_conv_small"], hw=["pixel8_edgetpu"])
+    assert isinstance(fig, Figure) and "pixel8_edgetpu" in fig._suptitle.get_text()
+    with pytest.raises(InputError, match="unknown figure 'pie'"):
+        plots.figure("pie", ["mnv4_conv_small"])
+    with pytest.raises(InputError, match="is not a number"):
+        plots.figure("ridge", ["mnv4_conv_small"], rps="a:b")

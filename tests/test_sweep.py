@@ -308,3 +308,31 @@ def test_sweep_side_imports_neither_torch_nor_matplotlib():
             "print('torch' in sys.modules, 'matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_resolve_preset_applies_options_and_anchors():
+    from roofline.presets import resolve_preset
+
+    p, roof = resolve_preset("paper")
+    assert p == PAPER and roof is None
+    p, roof = resolve_preset("paper", hw="pixel8_cpu", hold="peak", dtype="fp16")
+    assert roof.hardware_id == "pixel8_cpu" and roof.dtype == "fp16"
+    assert (p.hold, p.dtype, p.peak_macs_per_s) == ("peak", "fp16", roof.peak_macs_per_s)
+    assert "anchored to pixel8_cpu fp16" in p.label
+    with pytest.raises(InputError, match="unknown hold"):
+        resolve_preset("default", hold="both")
+
+
+def test_pinned_fixes_the_dtype_counted():
+    assert DEFAULT.pinned().dtype == "fp32" and PAPER.pinned() == PAPER
+    assert DEFAULT.pinned(SimpleNamespace(dtype="int8")).dtype == "int8"
+
+
+def test_tables_for_and_sweep_models():
+    from roofline.presets import sweep_models, tables_for
+
+    t = pd.DataFrame({"macs": [10.0], "bytes": [1.0]})
+    assert tables_for({"x": t}, DEFAULT)["x"] is t
+    p, df = sweep_models(["mnv4_conv_small", "mnv4_conv_small"], [0.0, 50.0], "default")
+    assert p.dtype == "fp32" and list(df["model"]) == ["mnv4_conv_small"] * 2
+    assert list(df["rp"]) == [0.0, 50.0] and set(df["preset"]) == {"default"}

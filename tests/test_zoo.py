@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from roofline import zoo
 from roofline.analysis import analyze, resolve_roof
 from roofline.cli import main
-from roofline.errors import InputError, UnknownModelError
+from roofline.errors import InputError, RooflineError, UnknownModelError
 from roofline.hardware import list_profiles
 from roofline.model import layer_times, totals
 from roofline.zoo import FIGURES, Cited, Published, ZooEntry, ZooError, cite
@@ -260,3 +260,19 @@ def test_zoo_bad_input(args, fragment: str):
     r = run(*args)
     assert r.exit_code == 2 and fragment in r.stderr
     assert r.stderr.strip().count("\n") == 0
+
+
+def test_matching_and_summary_rows():
+    from roofline.report import zoo_list_text
+
+    found = zoo.matching("mnv4_conv_*")
+    assert [e.name for e in found] == ["mnv4_conv_small", "mnv4_conv_medium", "mnv4_conv_large"]
+    with pytest.raises(RooflineError, match="no zoo model matches 'nothing\\*'"):
+        zoo.matching("nothing*")
+    s = found[0].summary()
+    assert list(s) == ["name", "display", "family", "resolution", "params_m", "macs_g", "top1",
+                       "reparameterize", "source"]
+    assert s["display"] == "MNv4-Conv-S" and s["top1"] == found[0].published.top1
+    csv_text = zoo_list_text(found, "csv")
+    assert "\r" not in csv_text and csv_text.splitlines()[0] == ",".join(s)
+    assert json.loads(zoo_list_text(found, "json"))[1] == found[1].summary()
