@@ -193,7 +193,8 @@ def main() -> None:
     log(f"wrote {kept_csv}, {fitted_path}")
 
     # 5. figure ------------------------------------------------------------------------
-    from roofline.validation_plot import figure_bytes, scatter
+    from roofline.plots import figure_bytes
+    from roofline.validation_plot import scatter
 
     models = pd.DataFrame(best["models"])
     loo_stats = {"spearman_roofline": best["loo"]["spearman_roofline"],
@@ -210,7 +211,7 @@ def main() -> None:
         title=f"{result.device_name}, 1 thread, fp32, torch {result.torch_version.split('+')[0]}"
               f" eager: leave-one-out predictions of the fitted roofline + overhead")
     Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.figure).write_bytes(figure_bytes(fig, args.figure))
+    Path(args.figure).write_bytes(figure_bytes(fig, Path(args.figure).suffix))
     log(f"wrote {args.figure}")
 
     record["load"]["end"] = loadavg()

@@ -251,6 +251,10 @@ def model_rows(df: pd.DataFrame, *, dtype: str | None = None,
            .agg(latency_s=("latency_s", "median"), samples=("latency_s", "size"),
                 line=("line", "min"))
            .reset_index())
+    # groupby turns a None key back into NaN: an absent resolution or dtype is None again
+    for col in ("resolution", "dtype"):
+        out[col] = pd.Series([None if pd.isna(v) else v for v in out[col].astype(object)],
+                             index=out.index, dtype=object)
     return out
 
 
@@ -675,7 +679,8 @@ def measured_models(path: str, *, dtype: str | None = None, threads: int | None 
     df = read_measurements(path, check_model=check_model)
     rows = model_rows(df, dtype=dtype, threads=threads, src=path)
     fill = dtype or default_dtype or "fp32"
-    rows["dtype"] = [d if d is not None else fill for d in rows["dtype"]]
+    rows["dtype"] = pd.Series([fill if pd.isna(d) else d for d in rows["dtype"]],
+                              index=rows.index, dtype=object)
     return df, rows
 
 

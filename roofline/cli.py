@@ -517,9 +517,7 @@ def plot(kind: str, models: tuple[str, ...], output: str, rp: str | None, preset
     from .errors import InputError
 
     check_output(output)
-    suffix = Path(output).suffix.lower()
-    if suffix not in plots.FORMATS:
-        raise InputError(f"cannot write {output}: expected a .png, .svg or .pdf file name")
+    suffix = plots.figure_suffix(output, "--output")
     if len(hws) > 1 and kind != "devices":
         raise InputError(f"--hw takes one device for {kind} (several only for devices)")
     if kind in ("roofline", "devices") and len(models) > 1:
@@ -766,9 +764,9 @@ def validate(hw: str, measurements: str, dtype: str | None, threads: int | None,
 
     check_output(output)
     if plot:
-        from .validation_plot import check_plot_path
+        from .plots import figure_suffix
 
-        check_plot_path(plot)
+        figure_suffix(plot, "--plot")
         check_output(plot)
     if threads is not None:
         from .measure import check_threads
@@ -778,13 +776,14 @@ def validate(hw: str, measurements: str, dtype: str | None, threads: int | None,
     v = validation(measurements, profile, fusion=fusion, threads=threads, dtype=dtype,
                    check_model=resolve, layer_tables=layer_tables)
     if plot:
-        from .validation_plot import figure_bytes, scatter
+        from .plots import figure_bytes
+        from .validation_plot import scatter
 
         title = (f"{profile.name}: predicted vs measured ({Path(measurements).name}, "
                  f"fusion {fusion})")
         fig = scatter(v.models, title=title, stats=v.stats, layers=v.layers,
                       layer_stats=v.layer_stats)
-        write_output(plot, figure_bytes(fig, plot))
+        write_output(plot, figure_bytes(fig, Path(plot).suffix))
     write_output(output, render_validation(v, fmt, plot))
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -796,6 +797,15 @@ def figure(kind: str, models: Sequence[str], *, rps: str | None = None,
 # --------------------------------------------------------------------------- saving
 
 FORMATS = (".png", ".svg", ".pdf")
+
+
+def figure_suffix(path: str, option: str) -> str:
+    """The figure format a file name asks for ('.png', '.svg', '.pdf'); InputError naming the
+    option otherwise."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise InputError(f"{option} {path!r}: expected a file ending in {', '.join(FORMATS)}")
+    return suffix
 
 
 def figure_bytes(fig: Figure, fmt: str, dpi: int = 150) -> bytes:

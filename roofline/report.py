@@ -63,10 +63,10 @@ def render_table(rows: Sequence[Sequence[Any]], headers: Sequence[str],
 
 
 def csv_text(rows: Sequence[dict[str, Any]], fieldnames: Sequence[str] | None = None,
-             lineterminator: str = "\r\n") -> str:
+             lineterminator: str = "\n") -> str:
     """Rows of dicts as CSV text (raw values); the header is the first row's keys unless
-    ``fieldnames`` is given. Lines end in CRLF (the csv module's default) unless
-    ``lineterminator`` says otherwise."""
+    ``fieldnames`` is given. Lines end in LF, as pandas writes them, so every CSV the
+    toolkit writes looks the same."""
     import csv
     import io
 
@@ -321,7 +321,7 @@ def zoo_list_text(entries: Sequence[ZooEntry], fmt: str) -> str:
     if fmt == "json":
         return to_json(rows)
     if fmt == "csv":
-        return csv_text(rows, lineterminator="\n")
+        return csv_text(rows)
     printed = [{f: e.published.cited(f).text for f in _PUBLISHED} for e in entries]
     table = [[r["name"], r["family"], r["resolution"], t["params_m"], t["macs_g"], t["top1"],
               r["source"]] for r, t in zip(rows, printed)]

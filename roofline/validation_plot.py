@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 BLUE, ORANGE, GREY = "#0072B2", "#E69F00", "#999999"
-FORMATS = (".png", ".svg", ".pdf")
 
 
 def _stat_line(stats: Mapping[str, Any], key: str = "spearman_roofline") -> str:
@@ -118,22 +117,3 @@ def scatter(models: pd.DataFrame, *, title: str, stats: Mapping[str, Any] | None
                title=f"layers (n = {len(layers)})")
     fig.suptitle(title, fontsize=11)
     return fig
-
-
-def figure_bytes(fig: Figure, path: str) -> bytes:
-    """The figure encoded for ``path``'s extension (png at 150 dpi, svg, pdf)."""
-    import io
-
-    buf = io.BytesIO()
-    fmt = path.rsplit(".", 1)[-1].lower()
-    fig.savefig(buf, format=fmt, dpi=150)
-    return buf.getvalue()
-
-
-def check_plot_path(path: str) -> None:
-    """InputError unless ``path`` ends in a format the plot can be written as."""
-    from .errors import InputError
-
-    if not path.lower().endswith(FORMATS):
-        raise InputError(f"--plot {path!r}: expected a file ending in "
-                         f"{', '.join(FORMATS)}")

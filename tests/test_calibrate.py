@@ -357,9 +357,6 @@ def test_measured_models_keep_every_row_and_combine_repeats(tmp_path):
     assert C.measured_threads(str(csv)) is None
 
 
-@pytest.mark.xfail(strict=True, reason="model_rows returns NaN, not None, for an empty dtype "
-                   "(groupby with dropna=False), so the fill never happens and `roofline fit` "
-                   "/ `validate` fail on a CSV without dtypes or resolutions")
 def test_measured_models_fill_an_empty_dtype(tmp_path):
     csv = tmp_path / "m.csv"
     csv.write_text("model,resolution,dtype,latency_ms\nm1,224,,1.0\nm2,224,fp16,2.0\n")

@@ -152,8 +152,8 @@ def test_report_table_helpers():
     from roofline.report import cache_info_text, csv_text, markdown_table
 
     rows = [{"a": 1, "b": "x,y"}, {"a": 2.5, "b": None}]
-    assert csv_text(rows) == 'a,b\r\n1,"x,y"\r\n2.5,\r\n'
-    assert csv_text(rows, ["b", "a"], lineterminator="\n").splitlines()[0] == "b,a"
+    assert csv_text(rows) == 'a,b\n1,"x,y"\n2.5,\n'
+    assert csv_text(rows, ["b", "a"], lineterminator="\r\n").splitlines()[0] == "b,a"
     assert markdown_table([["p|q", 1]], ["k", "v"], "lr") == "| k | v |\n|:--|--:|\n| p\\|q | 1 |"
     line = cache_info_text({"dir": "/c", "entries": 3, "other_files": 1, "bytes": 2.5e6,
                             "enabled": False})

@@ -197,7 +197,7 @@ def test_cli_plot_writes_png(tmp_path):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["pareto", "mnv4_conv_small", "-o", "fig.gif"], ".png, .svg or .pdf"),
+    (["pareto", "mnv4_conv_small", "-o", "fig.gif"], "expected a file ending in .png, .svg, .pdf"),
     (["roofline", "mnv4_conv_small", "mnv4_conv_medium", "-o", "x.png"], "one model"),
     (["ridge", "mnv4_conv_small", "--hw", "pixel8_cpu", "--hw", "s23_cpu", "-o", "x.png"],
      "one device"),

@@ -373,7 +373,10 @@ def test_script_without_main_guard_gets_a_clear_error(tmp_path):
     script = tmp_path / "no_guard.py"
     script.write_text("from roofline.survey import survey\n"
                       "survey(['resnet18'], ['pixel8_cpu'], workers=1)\n")
+    # a cache of its own: a journal row from an earlier test would finish the survey
+    # without starting any worker, and there would be nothing to fail
+    env = {**os.environ, "ROOFLINE_CACHE_DIR": str(tmp_path / "cache")}
     p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                       timeout=120)
+                       timeout=120, env=env)
     assert p.returncode != 0
     assert "if __name__ == '__main__':" in p.stderr
