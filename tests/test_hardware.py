@@ -517,7 +517,7 @@ def test_summary_rows_and_their_renderings():
     assert s["ridge_point"] == pytest.approx(p.ridge_point()) and s["dtype"] == p.default_dtype
     profiles = list_profiles()
     csv_text = hardware_list_text(profiles, "csv")
-    assert csv_text.startswith("id,kind,dtype,") and csv_text.count("\r\n") == len(profiles) + 1
-    assert hardware_list_text([], "csv") == "id\r\n"
+    assert csv_text.startswith("id,kind,dtype,") and csv_text.count("\n") == len(profiles) + 1
+    assert hardware_list_text([], "csv") == "id\n"
     assert json.loads(hardware_list_text(profiles[:2], "json"))[0] == profiles[0].summary()
     assert "ridge MACs/B" in hardware_list_text(profiles, "table").splitlines()[0]
