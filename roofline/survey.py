@@ -1055,7 +1055,7 @@ def render(s: Survey, fmt: str, top: int = 10) -> str | bytes:
         try:
             s.frame().to_parquet(buf, index=False)
         except ImportError:
-            raise InputError("parquet output needs pyarrow: pip install "roofline[survey]" (or pyarrow)") from None
+            raise InputError("parquet output needs pyarrow: pip install 'roofline[survey]' (or pyarrow)") from None
         return buf.getvalue()
     if fmt in ("table", "markdown"):
         return _leaderboard_text(s, top, markdown=fmt == "markdown")
