@@ -103,17 +103,20 @@ def _device_lines(a: Analysis) -> list[str]:
     r = a.roof
     if r is None:
         return ["device    none (counts only; pass --hw for latency)"]
-    label = "FITTED" if r.fitted else r.basis
-    lines = [f"device    {r.hardware_id} - {r.name}  [{label}]"]
+    # the profile's name carries "[fitted]" for fitted variants; the basis of every figure
+    # follows it, so a reader sees which numbers are specs, estimates, measured or fitted
+    name = r.name if r.fitted or "fitted" in r.name else f"{r.name}  [{r.basis}]"
+    lines = [f"device    {r.hardware_id} - {name}"]
     peak_basis = bw_basis = ""
     if a.profile is not None:
         fig = a.profile.peak_macs_per_s.get(r.dtype)
         peak_basis = f", {fig.basis}" if fig is not None else ""
-        bw_basis = f", {a.profile.mem_bw_bytes_per_s.basis}"
+        bw_basis = f" ({a.profile.mem_bw_bytes_per_s.basis})"
+    fitted_rp = " (fitted)" if r.fitted else ""
     lines.append(
         f"          peak {si(r.peak_macs_per_s, 'MAC/s')} ({r.dtype}{peak_basis}) | "
-        f"DRAM {si(r.mem_bw_bytes_per_s, 'B/s')}{(' (' + bw_basis[2:] + ')') if bw_basis else ''} | "
-        f"ridge point {r.ridge_point:.3g} MACs/byte"
+        f"DRAM {si(r.mem_bw_bytes_per_s, 'B/s')}{bw_basis} | "
+        f"ridge point {r.ridge_point:.3g} MACs/byte{fitted_rp}"
     )
     extras = []
     if r.overhead_s_per_layer:
