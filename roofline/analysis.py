@@ -197,7 +197,7 @@ def _trace(model: Any, resolution: int | None, batch: int, input_shape: Any, inp
            form: str = "inference") -> tuple[str, Trace, dict[str, Any]]:
     """Resolve and trace a model; (label, trace, Analysis fields describing the source)."""
     from .trace import trace
-    from .zoo import ModelSource, check_batch, check_resolution, resolve
+    from .zoo import check_batch, check_resolution, resolve
 
     if isinstance(model, str):
         src: ModelSource = resolve(model)

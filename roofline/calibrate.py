@@ -943,7 +943,7 @@ def fit_text(report: Mapping[str, Any]) -> str:
              f"  peak (effective)    {_si(r['peak_macs_per_s'], 'MAC/s')}"
              + ("" if "peak" in r["free_parameters"] else "  (held)")
              + ("  (not determined: no layer is compute-bound)" if "peak" in loose else ""),
-             f"  bandwidth (eff.)    "
+             "  bandwidth (eff.)    "
              + ("not determined: no layer is memory-bound" if "bandwidth" in loose
                 else _si(r["mem_bw_bytes_per_s"], "B/s")),
              f"  ridge point         {r['ridge_point']:.3g} MACs/byte"]

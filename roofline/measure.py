@@ -354,7 +354,7 @@ def measure(specs: Sequence[str], *, threads: int = 1, dtype: str = "fp32",
     for k, spec in enumerate(models, 1):
         rm = real_model(spec, dtype=d, resolution=resolution, device=device)
         with _Threads(threads), torch.no_grad():
-            timing = time_callable(lambda: rm.module(rm.input), repeats=repeats,
+            timing = time_callable(lambda m=rm: m.module(m.input), repeats=repeats,
                                    min_time_s=min_time_s, warmup_s=warmup_s, sync=sync)
             finite = _finite(rm.module(rm.input))
         row = {"model": rm.label, "resolution": rm.resolution, "dtype": d, "threads": threads,
