@@ -1,0 +1,20 @@
+"""Outputs that refactors must leave byte-identical: CLI tables, JSON, CSV, markdown, and the
+data every figure draws (tests/golden_cases.py lists the cases and regenerates the files)."""
+
+from __future__ import annotations
+
+import pytest
+
+import golden_cases as cases
+
+
+@pytest.mark.parametrize("name", sorted(cases.CLI_CASES))
+def test_cli_output_unchanged(name: str) -> None:
+    expected = (cases.GOLDEN / name).read_text()
+    assert cases.cli_output(cases.CLI_CASES[name]) == expected
+
+
+@pytest.mark.parametrize("name", sorted(cases.PLOT_CASES))
+def test_figure_data_unchanged(name: str) -> None:
+    expected = (cases.GOLDEN / name).read_text()
+    assert cases.plot_output(*cases.PLOT_CASES[name]) == expected
