@@ -39,9 +39,13 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from roofline import bench, calibrate, measure  # noqa: E402
-from roofline.hardware import load_profile  # noqa: E402
-from roofline.model import layer_times  # noqa: E402
+from roofline import measure  # noqa: E402
+
+from roofline.calibration import bench
+
+from roofline.calibration import fit as calibrate
+from roofline.hardware.registry import load_profile  # noqa: E402
+from roofline.latency.equation import layer_times  # noqa: E402
 
 PER_LAYER = ("mnv4_conv_small", "mobilenetv2_100", "mobilenetv3_large_100", "fastvit_t8")
 CONFIGS = [  # name, fusion, overhead, hold the bench peak
@@ -193,8 +197,8 @@ def main() -> None:
     log(f"wrote {kept_csv}, {fitted_path}")
 
     # 5. figure ------------------------------------------------------------------------
-    from roofline.plots import figure_bytes
-    from roofline.validation_plot import scatter
+    from roofline.plots.figures import figure_bytes
+    from roofline.plots.validation import scatter
 
     models = pd.DataFrame(best["models"])
     loo_stats = {"spearman_roofline": best["loo"]["spearman_roofline"],
@@ -287,7 +291,7 @@ def load_profile_from(data: dict, path: Path):
 
 def layer_comparison(path: Path, rep: dict):
     """Per-layer measured vs predicted (the fitted roofline + overhead, fusion none)."""
-    from roofline.hardware import Roof
+    from roofline.hardware.registry import Roof
 
     df = calibrate.read_measurements(path)
     per = df[df["layer_index"].notna() & (df["layer_index"] >= 0)]

@@ -36,7 +36,7 @@ COMMANDS = [
 
 def roofline_cmd() -> list[str]:
     exe = shutil.which("roofline") or str(Path(sys.executable).with_name("roofline"))
-    return [exe] if Path(exe).exists() else [sys.executable, "-m", "roofline.cli"]
+    return [exe] if Path(exe).exists() else [sys.executable, "-m", "roofline"]
 
 
 def wall(cmd: list[str], env: dict[str, str]) -> float:
@@ -49,7 +49,7 @@ def wall(cmd: list[str], env: dict[str, str]) -> float:
 
 
 def imports_torch(args: list[str], env: dict[str, str]) -> bool:
-    p = subprocess.run([sys.executable, "-X", "importtime", "-m", "roofline.cli", *args],
+    p = subprocess.run([sys.executable, "-X", "importtime", "-m", "roofline", *args],
                        env=env, capture_output=True, text=True)
     return any(line.rstrip().endswith("| torch") for line in p.stderr.splitlines())
 

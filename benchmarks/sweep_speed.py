@@ -22,10 +22,10 @@ import time
 
 import numpy as np
 
-from roofline import zoo
+from roofline.models import zoo
 from roofline.analysis import analyze
-from roofline.model import sweep
-from roofline.presets import DEFAULT, PAPER
+from roofline.latency.equation import sweep
+from roofline.latency.presets import DEFAULT, PAPER
 
 BUDGET_S = 0.2
 

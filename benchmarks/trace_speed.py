@@ -5,7 +5,7 @@
 For each MobileNetV4 model at its paper resolution, the median wall time of:
 
 - floor:      the model's forward on meta tensors under no_grad, nothing recorded;
-- roofline:   roofline.trace.trace() (every aten op with shapes, weights and module paths);
+- roofline:   roofline.graph.torch_trace.trace() (every aten op with shapes, weights and module paths);
 - +layers:    trace() plus the tflite layer table (what `roofline analyze` needs);
 - FlopCounterMode: torch's counter on the same meta model;
 - fvcore:     FlopCountAnalysis(...).total(); fvcore JIT-traces real tensors, so it runs
@@ -25,8 +25,8 @@ import timm
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from roofline.layers import layer_table
-from roofline.trace import trace
+from roofline.graph.layers import layer_table
+from roofline.graph.torch_trace import trace
 
 MODELS = [
     ("mobilenetv4_conv_small", 224),

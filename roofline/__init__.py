@@ -8,9 +8,8 @@ sources, and the roofline latency model of the MobileNetV4 paper.
 Units: ``macs`` are multiply-accumulates (1 MAC = 2 FLOPs), bytes are bytes, time is
 seconds, ridge points and intensities are MACs/byte.
 
-Importing the package is cheap: torch is imported only when a model is traced. The tracer
-itself is ``roofline.trace.trace`` (the submodule ``roofline.trace`` holds it, so it is not
-re-exported under the same name).
+Importing the package is cheap: torch is imported only when a model is traced, and every
+name below is loaded on first use.
 """
 
 from __future__ import annotations
@@ -20,20 +19,21 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "analyze": ("analysis", "analyze"),
-    "Analysis": ("analysis", "Analysis"),
-    "trace_model": ("analysis", "trace_model"),
-    "Trace": ("records", "Trace"),
-    "layer_table": ("layers", "layer_table"),
-    "layer_times": ("model", "layer_times"),
-    "totals": ("model", "totals"),
-    "get_profile": ("hardware", "get_profile"),
-    "load_profile": ("hardware", "load_profile"),
-    "list_profiles": ("hardware", "list_profiles"),
-    "HardwareProfile": ("hardware", "HardwareProfile"),
-    "Roof": ("hardware", "Roof"),
-    "device": ("hardware", "device"),
-    "RooflineError": ("errors", "RooflineError"),
+    "analyze": ("roofline.analysis", "analyze"),
+    "Analysis": ("roofline.analysis", "Analysis"),
+    "trace_model": ("roofline.analysis", "trace_model"),
+    "trace": ("roofline.graph.torch_trace", "trace"),
+    "Trace": ("roofline.graph.records", "Trace"),
+    "layer_table": ("roofline.graph.layers", "layer_table"),
+    "layer_times": ("roofline.latency.equation", "layer_times"),
+    "totals": ("roofline.latency.equation", "totals"),
+    "get_profile": ("roofline.hardware.registry", "get_profile"),
+    "load_profile": ("roofline.hardware.registry", "load_profile"),
+    "list_profiles": ("roofline.hardware.registry", "list_profiles"),
+    "HardwareProfile": ("roofline.hardware.registry", "HardwareProfile"),
+    "Roof": ("roofline.hardware.registry", "Roof"),
+    "device": ("roofline.hardware.registry", "device"),
+    "RooflineError": ("roofline.errors", "RooflineError"),
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -44,7 +44,7 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         module, attr = _LAZY[name]
-        value = getattr(importlib.import_module(f".{module}", __name__), attr)
+        value = getattr(importlib.import_module(module), attr)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'roofline' has no attribute {name!r}")

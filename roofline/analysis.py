@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from . import __version__
-from .dtypes import canonical_dtype
-from .errors import InputError
-from .hardware import HardwareProfile, Roof, get_profile
-from .layers import check_fusion, layer_table
-from .model import layer_times, totals
+from roofline import __version__
+from roofline.dtypes import canonical_dtype
+from roofline.errors import InputError
+from roofline.hardware.registry import HardwareProfile, Roof, get_profile
+from roofline.graph.layers import check_fusion, layer_table
+from roofline.latency.equation import layer_times, totals
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch.nn as nn
 
-    from .records import Trace
-    from .zoo import ModelSource
+    from roofline.graph.records import Trace
+    from roofline.models.zoo import ModelSource
 
 
 @dataclass
@@ -164,8 +164,8 @@ def trace_model(model: str | nn.Module, *, resolution: int | None = None, batch:
     A named model traced from shapes alone is looked up in the trace cache first; a hit
     imports neither torch nor timm.
     """
-    from . import cache as trace_cache
-    from .zoo import check_batch, check_form, check_resolution
+    from roofline import cache as trace_cache
+    from roofline.models.zoo import check_batch, check_form, check_resolution
 
     check_form(form)
     if resolution is not None:
@@ -196,8 +196,8 @@ def _trace(model: Any, resolution: int | None, batch: int, input_shape: Any, inp
            kwargs: dict[str, Any] | None,
            form: str = "inference") -> tuple[str, Trace, dict[str, Any]]:
     """Resolve and trace a model; (label, trace, Analysis fields describing the source)."""
-    from .trace import trace
-    from .zoo import check_batch, check_resolution, resolve
+    from roofline.graph.torch_trace import trace
+    from roofline.models.zoo import check_batch, check_resolution, resolve
 
     if isinstance(model, str):
         src: ModelSource = resolve(model)

@@ -26,12 +26,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .records import Trace
+from roofline import __version__
+from roofline.graph.records import Trace
 
 FORMAT = 1
 #: modules whose code decides what a trace and its stored metadata contain
-_TRACE_CODE = ("trace.py", "ops.py", "records.py", "zoo.py", "analysis.py")
 
 
 def cache_dir() -> Path:
@@ -49,12 +48,20 @@ def enabled() -> bool:
 
 
 @lru_cache(maxsize=1)
-def _fingerprint() -> dict[str, str]:
-    here = Path(__file__).parent
+def code_fingerprint() -> str:
+    """A hash of every Python file of the package (path and content): any change to the code
+    invalidates what was computed with it, with no list of files to keep."""
+    package = Path(__file__).resolve().parent
     code = hashlib.sha256()
-    for name in _TRACE_CODE:
-        code.update((here / name).read_bytes())
-    versions = {"roofline": __version__, "code": code.hexdigest()[:16]}
+    for path in sorted(package.rglob("*.py")):
+        code.update(path.relative_to(package).as_posix().encode() + b"\0")
+        code.update(path.read_bytes())
+    return code.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _fingerprint() -> dict[str, str]:
+    versions = {"roofline": __version__, "code": code_fingerprint()[:16]}
     for pkg in ("torch", "timm"):
         try:
             versions[pkg] = metadata.version(pkg)
@@ -65,7 +72,7 @@ def _fingerprint() -> dict[str, str]:
 
 def canonical_spec(spec: str) -> str:
     """One name per model: a zoo alias becomes its entry, a bare timm name gets ``timm:``."""
-    from .zoo import lookup
+    from roofline.models.zoo import lookup
 
     spec = spec.strip()
     entry = lookup(spec)

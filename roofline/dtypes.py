@@ -8,7 +8,7 @@ own size, since quantising a model does not shrink its index tensors.
 
 from __future__ import annotations
 
-from .errors import InputError, did_you_mean
+from roofline.errors import InputError, did_you_mean
 
 #: bytes per element of each analysis dtype
 DTYPE_BYTES: dict[str, float] = {

@@ -101,7 +101,7 @@ def plot_output(kind: str, models: tuple[str, ...], options: dict[str, Any]) -> 
     import matplotlib
 
     matplotlib.use("Agg")
-    from roofline import plots
+    from roofline.plots import figures as plots
 
     fig = plots.figure(kind, list(models) or plots.default_models(kind)[0], **options)
     return json.dumps(figure_data(fig), indent=1, sort_keys=True) + "\n"

@@ -130,14 +130,14 @@ API_CASES = {
 
 
 def _trace(*args, **kw):
-    # roofline.trace (the function) is shadowed by the submodule once that is imported
-    from roofline.trace import trace
+    # roofline.graph.torch_trace (the function) is shadowed by the submodule once that is imported
+    from roofline.graph.torch_trace import trace
 
     return trace(*args, **kw)
 
 
 def _survey(patterns, **kw):
-    from roofline.survey import survey
+    from roofline.survey.engine import survey
 
     return survey(patterns, **kw)
 
@@ -410,7 +410,7 @@ def test_hostile_models_are_rows_in_a_survey(models: Path):
 def test_dict_and_kwargs_inputs_through_the_api(models: Path):
     import torch
 
-    from roofline.zoo import resolve
+    from roofline.models.zoo import resolve
 
     dict_model = resolve(f"{models}:wants_dict").build()
     x = torch.empty(1, 3, 16, 16)

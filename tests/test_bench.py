@@ -9,10 +9,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from roofline import bench, measure
-from roofline.calibrate import check_profile_text, parse_measurements, profile_yaml
+from roofline.calibration import bench
+
+from roofline.calibration import measure
+from roofline.calibration.fit import check_profile_text, parse_measurements, profile_yaml
 from roofline.cli import main
-from roofline.hardware import load_profile
+from roofline.hardware.registry import load_profile
 
 TINY = bench.QUICK
 

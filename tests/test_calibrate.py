@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from roofline import calibrate as C
+from roofline.calibration import fit as C
 from roofline.cli import main
 from roofline.errors import RooflineError
-from roofline.hardware import load_profile
+from roofline.hardware.registry import load_profile
 
 PEAK, BW = 5e10, 8e9  # the "true" device of the synthetic data: ridge point 6.25 MACs/byte
 
@@ -248,7 +248,7 @@ MODELS = ["mnv4_conv_small", "mnv4_conv_medium", "mobilenetv2_100", "mnv4_hybrid
 def fake_measurements(tmp_path_factory):
     """A CSV of zoo models 'measured' on a known device (fusion none), 1 % noise."""
     from roofline.analysis import analyze
-    from roofline.hardware import Roof
+    from roofline.hardware.registry import Roof
 
     roof = Roof("truth", "truth", "cpu", "fp32", PEAK, BW, False, "measured")
     rng = np.random.default_rng(0)
@@ -377,8 +377,8 @@ def test_dataset_labels_resolutions_only_where_a_model_has_several():
 
 
 def test_fit_and_validation_of_a_measurements_file(tmp_path):
-    from roofline.hardware import get_profile
-    from roofline.model import layer_times
+    from roofline.hardware.registry import get_profile
+    from roofline.latency.equation import layer_times
 
     tables = fake_layer_tables()
     models = [f"m{i}" for i in range(1, 7)]
@@ -415,6 +415,6 @@ def test_fit_and_validation_of_a_measurements_file(tmp_path):
 
 def test_layer_comparison_without_per_layer_rows():
     df = C.parse_measurements("model,latency_ms\nm1,1.0\n")
-    from roofline.hardware import get_profile
+    from roofline.hardware.registry import get_profile
 
     assert C.layer_comparison(df, get_profile("x86_core"), fake_layer_tables()) == (None, None)

@@ -140,7 +140,7 @@ def test_hw_list_and_show():
 
 def test_console_script_error_has_no_traceback():
     exe = Path(sys.executable).with_name("roofline")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "roofline.cli"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "roofline"]
     p = subprocess.run([*cmd, "analyze", "mnv4_conv_medium", "--hw", "pixel8_cup"],
                        capture_output=True, text=True)
     assert p.returncode == 2
@@ -149,7 +149,7 @@ def test_console_script_error_has_no_traceback():
 
 
 def test_report_table_helpers():
-    from roofline.report import cache_info_text, csv_text, markdown_table
+    from roofline.render.report import cache_info_text, csv_text, markdown_table
 
     rows = [{"a": 1, "b": "x,y"}, {"a": 2.5, "b": None}]
     assert csv_text(rows) == 'a,b\n1,"x,y"\n2.5,\n'

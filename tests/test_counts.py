@@ -11,8 +11,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from roofline.layers import layer_table
-from roofline.trace import trace
+from roofline.graph.layers import layer_table
+from roofline.graph.torch_trace import trace
 
 
 def single_layer(module: nn.Module, shape, fusion: str = "none", dtype: str = "fp32"):

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from roofline import fidelity, zoo
+from roofline.models import fidelity
+
+from roofline.models import zoo
 from roofline.analysis import analyze
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "fidelity.md"

@@ -8,8 +8,8 @@ import torch
 import torch.nn as nn
 
 from roofline.errors import InputError
-from roofline.layers import layer_table
-from roofline.trace import trace
+from roofline.graph.layers import layer_table
+from roofline.graph.torch_trace import trace
 
 
 class ConvBNReLU(nn.Module):

@@ -19,7 +19,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from roofline import hardware as hw
+from roofline.hardware import registry as hw
 from roofline.errors import InputError, ProfileError, UnknownHardwareError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -484,7 +484,7 @@ def test_property_random_documents(doc: Any, text: str,
 
 
 def test_import_does_not_pull_torch_or_pandas() -> None:
-    code = ("import sys, roofline.hardware as h; h.list_profiles(); "
+    code = ("import sys, roofline.hardware.registry as h; h.list_profiles(); "
             "print(sorted(m for m in ('torch', 'pandas', 'numpy') if m in sys.modules))")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -507,8 +507,8 @@ def test_device_in_one_line():
 
 
 def test_summary_rows_and_their_renderings():
-    from roofline.hardware import get_profile, list_profiles
-    from roofline.report import hardware_list_text
+    from roofline.hardware.registry import get_profile, list_profiles
+    from roofline.render.report import hardware_list_text
 
     p = get_profile("pixel8_cpu")
     s = p.summary()

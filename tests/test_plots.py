@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from roofline import plots
+from roofline.plots import figures as plots
 from roofline.cli import main
 from roofline.errors import InputError
-from roofline.presets import DEFAULT, PAPER
+from roofline.latency.presets import DEFAULT, PAPER
 
 MODELS = ["mnv4_conv_small", "mnv4_conv_medium", "mnv4_conv_large"]
 

@@ -16,8 +16,8 @@ import timm.layers
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from roofline.layers import layer_table
-from roofline.trace import trace
+from roofline.graph.layers import layer_table
+from roofline.graph.torch_trace import trace
 
 MODELS = [
     ("mobilenetv4_conv_small", 224),

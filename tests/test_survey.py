@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from roofline import survey as engine
+from roofline.survey import engine
 from roofline.cli import main
 from roofline.errors import InputError, UnknownModelError
 
@@ -200,7 +200,7 @@ def test_interrupted_survey_resumes(tmp_path):
 
 
 def test_cli_interrupt_writes_nothing(tmp_path, monkeypatch):
-    from roofline import cli
+    from roofline.cli import survey as cli
 
     def interrupt(self, row, done, total):
         raise KeyboardInterrupt
@@ -341,12 +341,12 @@ def test_cached_analyze_and_cached_survey_do_not_import_torch(family_survey):
         "main(['analyze', 'resnet18', '--hw', 'pixel8_cpu'], standalone_mode=False)")
     assert not torch_loaded, p.stderr
     torch_loaded, p = _imports_torch(
-        "from roofline.survey import Job, resolve_devices, run_task",
+        "from roofline.survey.engine import Job, resolve_devices, run_task",
         "row = run_task('resnet18', None, Job(resolve_devices(['h100_sxm'], None)))",
         "assert row['status'] == 'ok' and row['trace_cached'] and row['macs_fcm'], row")
     assert p.returncode == 0 and not torch_loaded, p.stderr
     torch_loaded, p = _imports_torch(
-        "from roofline.survey import survey",
+        "from roofline.survey.engine import survey",
         "if __name__ == '__main__':",
         "    s = survey(['resnet18', 'dla34'], ['pixel8_cpu'], workers=1, journal=None)",
         "    assert [r['trace_cached'] for r in s.rows] == [True, True]")
@@ -370,7 +370,7 @@ def test_survey_and_analyze_share_trace_cache_entries(family_survey):
 
 def test_script_without_main_guard_gets_a_clear_error(tmp_path):
     script = tmp_path / "no_guard.py"
-    script.write_text("from roofline.survey import survey\n"
+    script.write_text("from roofline.survey.engine import survey\n"
                       "survey(['resnet18'], ['pixel8_cpu'], workers=1)\n")
     # a cache of its own: a journal row from an earlier test would finish the survey
     # without starting any worker, and there would be nothing to fail

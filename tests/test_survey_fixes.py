@@ -8,9 +8,9 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from roofline.layers import layer_table
-from roofline.survey import folded_macs
-from roofline.trace import trace
+from roofline.graph.layers import layer_table
+from roofline.survey.engine import folded_macs
+from roofline.graph.torch_trace import trace
 
 
 class InPlaceRestride(nn.Module):

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from roofline.cli import main
 from roofline.errors import InputError
-from roofline.model import device_at, layer_latencies, layer_times, sweep, totals
-from roofline.presets import (
+from roofline.latency.equation import device_at, layer_latencies, layer_times, sweep, totals
+from roofline.latency.presets import (
     DEFAULT,
     PAPER,
     Preset,
@@ -304,14 +304,14 @@ def test_sweep_side_imports_neither_torch_nor_matplotlib():
     import subprocess
     import sys
 
-    code = ("import sys, roofline.presets, roofline.model; "
+    code = ("import sys, roofline.latency.presets, roofline.latency.equation; "
             "print('torch' in sys.modules, 'matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
 
 def test_resolve_preset_applies_options_and_anchors():
-    from roofline.presets import resolve_preset
+    from roofline.latency.presets import resolve_preset
 
     p, roof = resolve_preset("paper")
     assert p == PAPER and roof is None
@@ -329,7 +329,7 @@ def test_pinned_fixes_the_dtype_counted():
 
 
 def test_tables_for_and_sweep_models():
-    from roofline.presets import sweep_models, tables_for
+    from roofline.latency.presets import sweep_models, tables_for
 
     t = pd.DataFrame({"macs": [10.0], "bytes": [1.0]})
     assert tables_for({"x": t}, DEFAULT)["x"] is t

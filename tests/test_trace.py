@@ -11,8 +11,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from roofline.errors import InputError, TraceError
-from roofline.layers import layer_table
-from roofline.trace import Trace, trace
+from roofline.graph.layers import layer_table
+from roofline.graph.torch_trace import Trace, trace
 
 
 def snapshot(model: nn.Module) -> list:
@@ -216,7 +216,7 @@ def test_trace_cache_hit_miss_and_corruption(tmp_path, monkeypatch):
 @pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize("affine", [True, False])
 def test_fast_batch_norm_shapes_match_the_meta_kernel(dtype, memory_format, affine):
-    from roofline.trace import _bn_outputs
+    from roofline.graph.torch_trace import _bn_outputs
 
     x = torch.empty(2, 8, 5, 5, device="meta", dtype=dtype).to(memory_format=memory_format)
     w = torch.empty(8, device="meta", dtype=dtype) if affine else None

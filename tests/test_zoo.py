@@ -9,13 +9,13 @@ import math
 import pytest
 from click.testing import CliRunner
 
-from roofline import zoo
+from roofline.models import zoo
 from roofline.analysis import analyze, resolve_roof
 from roofline.cli import main
 from roofline.errors import InputError, RooflineError, UnknownModelError
-from roofline.hardware import list_profiles
-from roofline.model import layer_times, totals
-from roofline.zoo import FIGURES, Cited, Published, ZooEntry, ZooError, cite
+from roofline.hardware.registry import list_profiles
+from roofline.latency.equation import layer_times, totals
+from roofline.models.zoo import FIGURES, Cited, Published, ZooEntry, ZooError, cite
 
 # the names issue #3 promises (users and scripts type them)
 NAMES = [
@@ -263,7 +263,7 @@ def test_zoo_bad_input(args, fragment: str):
 
 
 def test_matching_and_summary_rows():
-    from roofline.report import zoo_list_text
+    from roofline.render.report import zoo_list_text
 
     found = zoo.matching("mnv4_conv_*")
     assert [e.name for e in found] == ["mnv4_conv_small", "mnv4_conv_medium", "mnv4_conv_large"]

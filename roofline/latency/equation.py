@@ -30,17 +30,28 @@ class RoofLike(Protocol):
     memory_efficiency: float
 
 
+def roofline_time(macs: Any, bytes_: Any, peak_macs_per_s: Any, mem_bw_bytes_per_s: Any,
+                  overhead_s: Any = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """THE roofline equation, the one place it is written: ``(compute_s, memory_s, time_s)``
+    with ``time_s = max(macs / peak, bytes / bw) + overhead``. Arguments broadcast (numpy),
+    so one call serves a layer table, a models x devices grid or a ridge-point sweep."""
+    compute_s = np.asarray(macs, dtype=float) / np.asarray(peak_macs_per_s, dtype=float)
+    memory_s = np.asarray(bytes_, dtype=float) / np.asarray(mem_bw_bytes_per_s, dtype=float)
+    return compute_s, memory_s, np.maximum(compute_s, memory_s) + overhead_s
+
+
 def layer_times(layers: pd.DataFrame, roof: RoofLike) -> pd.DataFrame:
     """The layer table with ``compute_s``, ``memory_s``, ``latency_s`` and ``bound`` added."""
     peak = roof.peak_macs_per_s * getattr(roof, "compute_efficiency", 1.0)
     bw = roof.mem_bw_bytes_per_s * getattr(roof, "memory_efficiency", 1.0)
     overhead = getattr(roof, "overhead_s_per_layer", 0.0)
-    compute_s = layers["macs"].to_numpy(dtype=float) / peak
-    memory_s = layers["bytes"].to_numpy(dtype=float) / bw
+    compute_s, memory_s, latency_s = roofline_time(layers["macs"].to_numpy(dtype=float),
+                                                   layers["bytes"].to_numpy(dtype=float),
+                                                   peak, bw, overhead)
     out = layers.copy()
     out["compute_s"] = compute_s
     out["memory_s"] = memory_s
-    out["latency_s"] = np.maximum(compute_s, memory_s) + overhead
+    out["latency_s"] = latency_s
     out["bound"] = np.where(compute_s >= memory_s, "compute", "memory")
     return out
 

@@ -60,13 +60,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
-from .errors import InputError, OutputError, RooflineError, UnknownModelError, did_you_mean
+from roofline import __version__
+from roofline.cache import code_fingerprint
+from roofline.errors import InputError, OutputError, RooflineError, UnknownModelError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from .hardware import Roof
+    from roofline.hardware.registry import Roof
 
 __all__ = ["Task", "Job", "Survey", "expand", "survey", "run_task", "render", "FORMATS"]
 
@@ -87,8 +88,6 @@ DASK_CONNECT_TIMEOUT_S = 20.0
 _FORM = "inference"
 #: the version of the FlopCounterMode record kept in a cached trace's meta
 _FCM_FORMAT = 3
-#: files whose code decides a row's numbers beyond the trace (the trace cache key has the rest)
-_ROW_CODE = ("survey.py", "layers.py", "model.py", "dtypes.py")
 _GLOB_CHARS = frozenset("*?[")
 
 
@@ -131,14 +130,10 @@ class Job:
 
     def fingerprint(self) -> str:
         """Everything of the job that decides a row's numbers, the timeout excepted."""
-        here = Path(__file__).parent
-        code = hashlib.sha256()
-        for name in _ROW_CODE:
-            code.update((here / name).read_bytes())
         parts = {
             "devices": [[d.label, _roof_dict(d.roof)] for d in self.devices],
             "batch": self.batch, "fusion": self.fusion, "weight_dtype": self.weight_dtype,
-            "compare": self.compare, "code": code.hexdigest(), "version": __version__,
+            "compare": self.compare, "code": code_fingerprint(), "version": __version__,
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -156,7 +151,7 @@ def expand(patterns: Iterable[str]) -> list[Task]:
     glob: ``timm:*mobile*`` (timm only), ``zoo:mnv4*`` (zoo only) or ``*mobile*`` (both).
     An unknown name or a glob that matches nothing raises :class:`UnknownModelError`.
     """
-    from . import zoo
+    from roofline.models import zoo
 
     tasks: dict[str, Task] = {}
     for raw in patterns:
@@ -225,7 +220,7 @@ def timm_catalog() -> dict[str, str]:
     """
     from importlib import metadata
 
-    from . import cache as trace_cache
+    from roofline import cache as trace_cache
 
     try:
         version = metadata.version("timm")
@@ -352,8 +347,8 @@ def _deadline(seconds: float | None, main_thread: bool):
 
 
 def _measure(spec: str, resolution: int | None, job: Job) -> dict[str, Any]:
-    from .layers import layer_table
-    from .model import layer_times, totals
+    from roofline.graph.layers import layer_table
+    from roofline.latency.equation import layer_times, totals
 
     label, trace, meta, cached = _traced(spec, resolution, job)
     macs = sum(o.macs for o in trace.ops)
@@ -431,7 +426,7 @@ def folded_macs(trace: Any) -> int:
     """MACs of the contractions that read only weights and constants (``const`` ops): a
     deployed runtime computes them once, ahead of time, so the trace gives them 0 MACs;
     FlopCounterMode counts them. (A Swin-V2 position-bias MLP, a one-hot position lookup.)"""
-    from .ops import MAC_FORMULAS
+    from roofline.graph.formulas import MAC_FORMULAS
 
     total = 0
     for o in trace.ops:
@@ -465,8 +460,8 @@ def _mac_diff(trace: Any, fcm_ops: dict[str, int]) -> str:
 def _traced(spec: str, resolution: int | None, job: Job):
     """(label, trace, meta, from_cache); with ``job.compare`` the trace's meta carries
     FlopCounterMode's count of the same model's meta forward, and is cached with it."""
-    from . import cache as trace_cache
-    from .analysis import trace_model
+    from roofline import cache as trace_cache
+    from roofline.analysis import trace_model
 
     key = _trace_key(spec, resolution, job.batch) if job.cache and trace_cache.enabled() else None
     hit = trace_cache.load(key) if key else None
@@ -490,7 +485,7 @@ def _traced(spec: str, resolution: int | None, job: Job):
 def _trace_key(spec: str, resolution: int | None, batch: int) -> str:
     """The trace cache key ``analysis.trace_model`` uses for a named model in its inference
     form (tests/test_survey.py checks that the two agree)."""
-    from . import cache as trace_cache
+    from roofline import cache as trace_cache
 
     return trace_cache.trace_key(spec, resolution=resolution, batch=batch, form=_FORM)
 
@@ -509,7 +504,7 @@ def flop_counter(spec: str, resolution: int | None, batch: int) -> dict[str, Any
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from .zoo import resolve
+    from roofline.models.zoo import resolve
 
     src = resolve(spec)
     module = src.build(_FORM)
@@ -583,7 +578,7 @@ def default_journal(output: str | None, labels: Sequence[str], job_fp: str) -> P
     if output and output != "-":
         p = Path(output)
         return p.with_name(f"{p.name}.journal.jsonl")
-    from .cache import cache_dir
+    from roofline.cache import cache_dir
 
     h = hashlib.sha256(json.dumps([list(labels), job_fp]).encode()).hexdigest()[:16]
     return cache_dir() / "surveys" / f"{h}.jsonl"
@@ -627,7 +622,7 @@ def _mp_context(preload_torch: bool) -> Any:
 
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
-        preload = ["roofline.survey", "roofline.analysis"]
+        preload = ["roofline.survey.engine", "roofline.analysis"]
         if preload_torch:
             preload += ["torch", "timm"]
         ctx.set_forkserver_preload(preload)
@@ -740,7 +735,7 @@ def _run_local(tasks: list[tuple[int, Task]], job: Job, workers: int,
                     if not s.proc.is_alive() and not s.ready:
                         raise RooflineError(
                             f"survey worker processes cannot start (exit code "
-                            f"{s.proc.exitcode}); a script that calls roofline.survey.survey() "
+                            f"{s.proc.exitcode}); a script that calls roofline.survey.engine.survey() "
                             "must do so under `if __name__ == '__main__':`")
                     if not s.ready and time.monotonic() > s.started + STARTUP_TIMEOUT_S:
                         raise RooflineError(f"survey worker processes did not start within "
@@ -875,8 +870,8 @@ _FCM_COLUMNS = ("macs_fcm", "rel_diff", "fcm_check", "mac_diff", "fcm_error")
 
 def resolve_devices(hw: Sequence[str], dtype: str | None) -> tuple[Device, ...]:
     """Devices for ``--hw`` values: ids, ``id:variant``, YAML paths or globs on ids."""
-    from .analysis import resolve_roof
-    from .hardware import profile_ids
+    from roofline.analysis import resolve_roof
+    from roofline.hardware.registry import profile_ids
 
     labels: list[str] = []
     for spec in hw:
@@ -934,9 +929,9 @@ def survey(
     task's own resolution applies where ``resolutions`` leaves it to the model (None).
     Raises :class:`RooflineError` for bad arguments; a model that fails is a row.
     """
-    from .dtypes import canonical_dtype
-    from .layers import check_fusion
-    from .zoo import check_batch, check_resolution
+    from roofline.dtypes import canonical_dtype
+    from roofline.graph.layers import check_fusion
+    from roofline.models.zoo import check_batch, check_resolution
 
     t0 = time.perf_counter()
     check_fusion(fusion)
@@ -1020,7 +1015,7 @@ def _row_key(task: Task, job: Job, fp: str) -> str:
 
 def _needs_torch(todo: list[tuple[int, Task]], job: Job) -> bool:
     """Whether some task will trace (its trace is not on disk): then workers preload torch."""
-    from . import cache as trace_cache
+    from roofline import cache as trace_cache
 
     if not (job.cache and trace_cache.enabled()):
         return True
@@ -1038,7 +1033,7 @@ def render(s: Survey, fmt: str, top: int = 10) -> str | bytes:
     if fmt == "csv":
         return s.frame().to_csv(index=False)
     if fmt == "json":
-        from .report import to_json
+        from roofline.render.report import to_json
 
         return to_json({
             "roofline_version": __version__,
@@ -1075,7 +1070,7 @@ def _device_dict(d: Device) -> dict[str, Any]:
 
 
 def _leaderboard_text(s: Survey, top: int, markdown: bool) -> str:
-    from .report import markdown_table, render_table, si
+    from roofline.render.report import markdown_table, render_table, si
 
     table = markdown_table if markdown else render_table
 

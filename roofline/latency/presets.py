@@ -22,7 +22,7 @@ Two presets ship:
     is MAC-equivalents / PeakMACs: with ``--hw`` it is that device's peak; without, a nominal
     200 GMAC/s (the paper's RP-5 "slow CPU"), labelled as nominal.
 
-The conventions and the sweep are pure pandas/numpy, like :mod:`roofline.model`: importing
+The conventions and the sweep are pure pandas/numpy, like :mod:`roofline.latency.equation`: importing
 this module imports neither torch nor matplotlib. :func:`tables_for` and :func:`sweep_models`
 trace model names through :func:`roofline.analysis.analyze` (imported when called), which
 needs torch only for a model whose trace is not cached yet.
@@ -40,13 +40,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .dtypes import canonical_dtype
-from .errors import InputError, did_you_mean
-from .model import HOLDS, device_at, layer_latencies, sweep
-from .ops import MAC_KINDS
+from roofline.dtypes import canonical_dtype
+from roofline.errors import InputError, did_you_mean
+from roofline.latency.equation import HOLDS, device_at, layer_latencies, sweep
+from roofline.graph.formulas import MAC_KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .hardware import Roof
+    from roofline.hardware.registry import Roof
 
 LAYER_RULES = ("all", "macs")
 BYTE_RULES = ("all", "weights+input")
@@ -107,7 +107,7 @@ class Preset:
     @property
     def summary(self) -> str:
         """The conventions in a few words (``label`` without the name)."""
-        from .report import si
+        from roofline.render.report import si
 
         if self.hold == "bandwidth":
             anchor = f"BW {si(self.mem_bw_bytes_per_s, 'B/s')}, PeakMACs = RP x BW"
@@ -167,7 +167,7 @@ class Preset:
 
     def sweep(self, tables: Mapping[str, pd.DataFrame], rps: Sequence[float] | np.ndarray,
               ) -> pd.DataFrame:
-        """Every model at every ridge point (see :func:`roofline.model.sweep`), under this
+        """Every model at every ridge point (see :func:`roofline.latency.equation.sweep`), under this
         preset; the tidy frame carries a ``preset`` column."""
         applied = {name: self.apply(t) for name, t in tables.items()}
         out = sweep(applied, rps, hold=self.hold, peak_macs_per_s=self.peak_macs_per_s,
@@ -285,7 +285,7 @@ def resolve_preset(preset: str | Preset, *, hw: str | None = None, hold: str | N
         p = p.with_(hold=check_hold(hold))
     roof = None
     if hw:
-        from .hardware import get_profile
+        from roofline.hardware.registry import get_profile
 
         roof = get_profile(hw).roof(p.dtype)
         p = p.anchored(roof)
@@ -300,7 +300,7 @@ def tables_for(models: Mapping[str, pd.DataFrame] | Iterable[str] | str, preset:
         return dict(models)
     if isinstance(models, str):
         models = [models]
-    from .analysis import analyze
+    from roofline.analysis import analyze
 
     kwargs = preset.analyze_kwargs(roof)
     return {m: analyze(m, **kwargs).layers for m in dict.fromkeys(models)}

@@ -3,7 +3,7 @@
 Each function returns a :class:`matplotlib.figure.Figure` built without pyplot (no global
 state, no display needed; ``fig.savefig(path)`` writes PNG, SVG or PDF). Every figure is
 titled, its axes carry units, its legend sits outside the data, and its footer names the
-preset that produced the numbers (:mod:`roofline.presets`).
+preset that produced the numbers (:mod:`roofline.latency.presets`).
 
 - :func:`ridge`    latency vs ridge point, one curve per model, registry devices marked;
 - :func:`pareto`   Fig. 2: latency vs top-1 at each ridge point, one line per family;
@@ -33,11 +33,11 @@ from matplotlib.patches import Patch
 from matplotlib.patheffects import withStroke
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from .errors import InputError
-from .model import layer_times
-from .presets import (DEFAULT, OP_CLASSES, PAPER, PAPER_PANELS, Preset, get_preset, op_class,
+from roofline.errors import InputError
+from roofline.latency.equation import layer_times
+from roofline.latency.presets import (DEFAULT, OP_CLASSES, PAPER, PAPER_PANELS, Preset, get_preset, op_class,
                       resolve_preset, ridge_points, tables_for)
-from .report import si as _si
+from roofline.render.report import si as _si
 
 # --------------------------------------------------------------------------- defaults
 
@@ -99,7 +99,7 @@ def family_marker(family: str | None) -> str:
 
 def model_info(name: str) -> dict[str, Any]:
     """Display name, family and published top-1 of a model (zoo metadata where it exists)."""
-    from .zoo import lookup
+    from roofline.models.zoo import lookup
 
     entry = lookup(name)
     if entry is None:
@@ -113,7 +113,7 @@ def member_tags(names: Sequence[str]) -> dict[str, str]:
     """Short labels that tell the members of a family apart: the display name without the
     family's common prefix ('MNv4-Conv-S', 'MNv4-Conv-M' -> 'S', 'M'; 'MobileNet-V2-1.5x',
     'MobileNet-V2' -> 'V2-1.5x', 'V2')."""
-    from .zoo import lookup
+    from roofline.models.zoo import lookup
 
     infos = {n: model_info(n) for n in names}
     out = {}
@@ -148,7 +148,7 @@ def _pinned(preset: Preset, models: Any) -> Preset:
 
 def available(models: Iterable[str]) -> tuple[list[str], list[str]]:
     """(models in the zoo, models not in it yet): default model sets degrade gracefully."""
-    from .zoo import lookup
+    from roofline.models.zoo import lookup
 
     names = list(models)
     return [m for m in names if lookup(m)], [m for m in names if not lookup(m)]
@@ -243,7 +243,7 @@ def _preset_line(preset: Preset) -> str:
 
 def _registry_devices(preset: Preset) -> list[tuple[str, float, bool]]:
     """(label, ridge point, fitted) of every base device and every fitted variant."""
-    from .hardware import list_profiles
+    from roofline.hardware.registry import list_profiles
 
     out = []
     for p in list_profiles():
@@ -590,7 +590,7 @@ def roofline(model: Mapping[str, pd.DataFrame] | str = ONE_MODEL, hw: Any = "pix
     """The classic roofline of one model on one device: attainable MACs/s vs operational
     intensity (log-log), the roof, the ridge point, and a dot per layer at its achieved
     MACs/s (MACs / predicted time), its area proportional to its share of the time."""
-    from .analysis import resolve_roof
+    from roofline.analysis import resolve_roof
 
     preset = get_preset(preset)
     roof, _, d = resolve_roof(hw, dtype or preset.dtype)
@@ -681,7 +681,7 @@ def device_latencies(model: str | pd.DataFrame, preset: Preset | str = DEFAULT,
     Each device runs at the preset's dtype when it has a peak for it, else at its default
     dtype. A model name is traced once per dtype; a layer table is used as is.
     """
-    from .hardware import get_profile, list_profiles
+    from roofline.hardware.registry import get_profile, list_profiles
 
     preset = get_preset(preset)
     profiles = list_profiles() if devices is None else [
@@ -771,9 +771,9 @@ def figure(kind: str, models: Sequence[str], *, rps: str | None = None,
     ``models[0]`` on ``hw[0]`` (pixel8_cpu by default), or ``devices``: ``models[0]`` on the
     devices ``hw`` (every registered one by default).
 
-    ``rps`` is a ridge-point grid (:func:`roofline.presets.ridge_points`; default per kind,
+    ``rps`` is a ridge-point grid (:func:`roofline.latency.presets.ridge_points`; default per kind,
     :data:`DEFAULT_RPS`); ``preset`` defaults to paper for the sweeps and default otherwise;
-    ``hold`` and ``dtype`` change the preset (:func:`roofline.presets.resolve_preset`).
+    ``hold`` and ``dtype`` change the preset (:func:`roofline.latency.presets.resolve_preset`).
     """
     if kind not in DEFAULT_MODELS:
         raise InputError(f"unknown figure {kind!r}; expected one of {', '.join(DEFAULT_MODELS)}")

@@ -45,8 +45,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .dtypes import canonical_dtype
-from .errors import InputError, UnknownModelError, did_you_mean
+from roofline.dtypes import canonical_dtype
+from roofline.errors import InputError, UnknownModelError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -73,7 +73,7 @@ def _quiet(_: str) -> None:
 def expand_models(specs: Sequence[str]) -> list[str]:
     """Model specs with zoo globs expanded ('mnv4*', 'all'); each other spec is resolved
     (zoo alias, timm name, file.py:factory) so a typo fails before anything is timed."""
-    from . import zoo
+    from roofline.models import zoo
 
     out: list[str] = []
     for spec in specs:
@@ -129,7 +129,7 @@ def real_model(spec: str, *, dtype: str = "fp32", resolution: int | None = None,
     module docstring)."""
     import torch
 
-    from .zoo import resolve
+    from roofline.models.zoo import resolve
 
     src = resolve(spec)
     shape = src.input_shape(resolution, 1)
@@ -333,7 +333,7 @@ def measure(specs: Sequence[str], *, threads: int = 1, dtype: str = "fp32",
     ``device='cuda'`` times on the GPU (synchronising before each clock read)."""
     import torch
 
-    from .layers import check_fusion
+    from roofline.graph.layers import check_fusion
 
     d = check_eager_dtype(dtype)
     check_threads(threads)
@@ -486,8 +486,8 @@ def profile_layers(rm: RealModel, *, fusion: str = "tflite", dtype: str = "fp32"
                    threads: int = 1, runs: int = 5) -> pd.DataFrame:
     """Measured time per layer of the layer table (columns ``layer_index``, ``layer``,
     ``latency_ms``), plus one row (index -1) for time outside every layer."""
-    from .analysis import trace_model
-    from .layers import group_ops, layer_table
+    from roofline.analysis import trace_model
+    from roofline.graph.layers import group_ops, layer_table
 
     _, tr, _ = trace_model(rm.spec, resolution=rm.resolution)
     groups = group_ops(tr, fusion)
@@ -523,8 +523,8 @@ def layer_tables(keys: Sequence[tuple[str, int | None, str]], *, fusion: str = "
                  progress: Progress = _quiet) -> dict[tuple[str, int | None, str], pd.DataFrame]:
     """The layer table of each (model, resolution, dtype), from the trace cache when it can;
     the same tables ``roofline analyze`` uses."""
-    from .analysis import trace_model
-    from .layers import check_fusion, layer_table
+    from roofline.analysis import trace_model
+    from roofline.graph.layers import check_fusion, layer_table
 
     check_fusion(fusion)
     out = {}

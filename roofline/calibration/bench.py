@@ -35,8 +35,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .measure import Progress, _quiet, _Threads, default_threads, time_callable
+from roofline import __version__
+from roofline.calibration.measure import Progress, _quiet, _Threads, default_threads, time_callable
 
 MiB = 1 << 20
 
@@ -309,7 +309,7 @@ def run(*, device: str = "auto", threads: int | None = None, settings: Settings 
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        from .errors import InputError
+        from roofline.errors import InputError
 
         raise InputError("--device cuda: torch sees no CUDA GPU on this machine")
     t0 = time.perf_counter()
@@ -511,7 +511,7 @@ def profile_data(result: BenchResult) -> dict[str, Any]:
     """The bench as a hardware-profile mapping (see the module docstring)."""
     if not any(p.what == "peak" for p in result.points) or result.find("bandwidth",
                                                                       level="dram") is None:
-        from .errors import RooflineError
+        from roofline.errors import RooflineError
 
         raise RooflineError("the bench measured no peak or no DRAM bandwidth; no profile made")
     source = (f"roofline bench {__version__}, {result.date}, torch {result.torch_version}, "

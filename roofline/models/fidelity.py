@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from . import zoo
-from .analysis import analyze
-from .errors import RooflineError
-from .report import markdown_table
-from .zoo import Cited, ZooEntry
+from roofline.models import zoo
+from roofline.analysis import analyze
+from roofline.errors import RooflineError
+from roofline.render.report import markdown_table
+from roofline.models.zoo import Cited, ZooEntry
 
 GAP = 0.05  # a difference from the publication above this needs a stated cause
 FVCORE_TOLERANCE = 0.01  # our MACs must be within 1 % of fvcore's

@@ -39,8 +39,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .dtypes import DTYPE_BYTES, canonical_dtype
-from .errors import InputError, ProfileError, UnknownHardwareError, did_you_mean
+from roofline.dtypes import DTYPE_BYTES, canonical_dtype
+from roofline.errors import InputError, ProfileError, UnknownHardwareError, did_you_mean
 
 BASES = ("vendor", "derived", "measured", "fitted", "estimate")
 KINDS = ("cpu", "gpu", "dsp", "npu")
@@ -593,9 +593,9 @@ def load_profile(path: str | os.PathLike[str]) -> HardwareProfile:
 def builtin_dir() -> Path:
     """The built-in profiles: ``<repo>/hardware_profiles`` in a source checkout or editable
     install, else the installed package data ``roofline/hardware_profiles``."""
-    here = Path(__file__).resolve().parent
-    checkout = here.parent / "hardware_profiles"
-    return checkout if checkout.is_dir() else here / "hardware_profiles"
+    package = Path(__file__).resolve().parent.parent
+    checkout = package.parent / "hardware_profiles"
+    return checkout if checkout.is_dir() else package / "hardware_profiles"
 
 
 def _env_dirs() -> list[Path]:

@@ -35,9 +35,9 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_map
 
-from . import ops
-from .errors import InputError, RooflineError, TraceError
-from .records import OpRecord, Ref, Trace
+from roofline.graph import formulas as ops
+from roofline.errors import InputError, RooflineError, TraceError
+from roofline.graph.records import OpRecord, Ref, Trace
 
 __all__ = ["Ref", "OpRecord", "Trace", "trace"]
 

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from .analysis import Analysis
-    from .bench import BenchResult
-    from .fidelity import Counts
-    from .hardware import HardwareProfile
-    from .presets import Preset
-    from .zoo import ZooEntry
+    from roofline.analysis import Analysis
+    from roofline.calibration.bench import BenchResult
+    from roofline.models.fidelity import Counts
+    from roofline.hardware.registry import HardwareProfile
+    from roofline.latency.presets import Preset
+    from roofline.models.zoo import ZooEntry
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -338,7 +338,7 @@ def zoo_list_text(entries: Sequence[ZooEntry], fmt: str) -> str:
 def zoo_entry_text(e: ZooEntry, ours: Counts) -> str:
     """``roofline zoo show``: how an entry is built, its published figures with their
     sources, and our counts beside them (with the cause of any gap, from fidelity.py)."""
-    from .fidelity import Row, explanation
+    from roofline.models.fidelity import Row, explanation
 
     def field(label: str, text: str) -> list[str]:
         wrapped = _wrap(text, 84)
@@ -383,13 +383,13 @@ def zoo_entry_text(e: ZooEntry, ours: Counts) -> str:
 
 
 def sweep_text(df: pd.DataFrame, preset: Preset, fmt: str) -> str:
-    """A ridge-point sweep (:meth:`roofline.presets.Preset.sweep`'s tidy frame).
+    """A ridge-point sweep (:meth:`roofline.latency.presets.Preset.sweep`'s tidy frame).
 
     table: models x RPs in ms (long rows past 10 RPs); csv: tidy rows, latency in ms;
     json: the preset and tidy rows in seconds."""
     from dataclasses import asdict
 
-    from . import __version__
+    from roofline import __version__
 
     if fmt == "json":
         return to_json({
@@ -436,7 +436,7 @@ def sweep_text(df: pd.DataFrame, preset: Preset, fmt: str) -> str:
 
 def bench_text(result: BenchResult, *, profile: str, quick: bool = False) -> str:
     """``roofline bench``: what was measured, the ridge points, and where the profile went."""
-    from .bench import ridge_points, summary_rows
+    from roofline.calibration.bench import ridge_points, summary_rows
 
     rp = ridge_points(result)
     table = render_table(summary_rows(result),

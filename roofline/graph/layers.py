@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .dtypes import FLOATING, TORCH_ITEMSIZE, canonical_dtype, dtype_bytes
-from .errors import InputError, did_you_mean
-from .ops import BATCH_NORMS, CLAMP_ACTIVATIONS, MAC_KINDS
-from .records import OpRecord, Ref, Trace
+from roofline.dtypes import FLOATING, TORCH_ITEMSIZE, canonical_dtype, dtype_bytes
+from roofline.errors import InputError, did_you_mean
+from roofline.graph.formulas import BATCH_NORMS, CLAMP_ACTIVATIONS, MAC_KINDS
+from roofline.graph.records import OpRecord, Ref, Trace
 
 FUSION_POLICIES = ("none", "tflite", "full")
 

@@ -54,9 +54,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .dtypes import canonical_dtype
-from .errors import RooflineError
-from .model import layer_times
+from roofline.dtypes import canonical_dtype
+from roofline.errors import RooflineError
+from roofline.latency.equation import layer_times
 
 #: columns a measurements CSV must have
 REQUIRED_COLUMNS = ("model", "latency_ms")
@@ -132,7 +132,7 @@ def parse_measurements(text: str, *, src: str = "<measurements>",
     names = [h.strip().lower() for h in header]
     for col in REQUIRED_COLUMNS:
         if col not in names:
-            from .errors import did_you_mean
+            from roofline.errors import did_you_mean
 
             found = ", ".join(h for h in names if h) or "nothing"
             hint = did_you_mean(col, [h for h in names if h])
@@ -664,7 +664,7 @@ def compare(measured_s: Sequence[float], predicted_s: Sequence[float],
 # ------------------------------------------------------------------- measured models
 
 #: where layer tables come from: ``layer_tables(keys, fusion=...)`` -> {key: layer table}
-#: for keys (model, resolution or None, dtype), e.g. ``roofline.measure.layer_tables``
+#: for keys (model, resolution or None, dtype), e.g. ``roofline.calibration.measure.layer_tables``
 LayerTables = Callable[..., Mapping[Key, pd.DataFrame]]
 
 
@@ -863,7 +863,7 @@ def check_profile_text(text: str, path: str) -> None:
     is written only when ``--hw`` will accept it; ProfileError otherwise."""
     import tempfile
 
-    from .hardware import load_profile
+    from roofline.hardware.registry import load_profile
 
     name = Path(path).name if path and path != "-" else "profile.yaml"
     with tempfile.TemporaryDirectory() as d:
@@ -925,14 +925,14 @@ def _num(x: float | None, fmt: str = ".3f") -> str:
 
 
 def _si(x: float, unit: str) -> str:
-    from .report import si
+    from roofline.render.report import si
 
     return si(x, unit)
 
 
 def fit_text(report: Mapping[str, Any]) -> str:
     """The human-readable report of ``roofline fit``."""
-    from .report import render_table
+    from roofline.render.report import render_table
 
     r = report
     head = (f"fit of {r['n_models']} models ({r.get('measurements', 'measurements')}, "
@@ -984,7 +984,7 @@ def render_validation(v: Validation, fmt: str, plot: str | None = None) -> str:
     """``roofline validate`` output: ``table`` (:func:`validation_text`, naming ``plot`` when
     one was written), ``csv`` (the models) or ``json``."""
     if fmt == "json":
-        from .report import to_json
+        from roofline.render.report import to_json
 
         return to_json(v.to_dict())
     if fmt == "csv":
@@ -995,7 +995,7 @@ def render_validation(v: Validation, fmt: str, plot: str | None = None) -> str:
 def validation_text(head: Mapping[str, Any], stats: Mapping[str, Any], models: pd.DataFrame,
                     layer_stats: Mapping[str, Any] | None, plot: str | None) -> str:
     """The human-readable report of ``roofline validate``."""
-    from .report import render_table
+    from roofline.render.report import render_table
 
     tag = "  [FITTED]" if head.get("fitted") else f"  [{head.get('basis', '')}]"
     lines = [f"{head['hardware']}: {head['hardware_name']}{tag}",

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InputError, RooflineError, TraceError, UnknownModelError, did_you_mean
+from roofline.errors import InputError, RooflineError, TraceError, UnknownModelError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch.nn as nn

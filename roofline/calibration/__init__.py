@@ -1,0 +1,1 @@
+"""Calibration against real hardware: timing, bench, measure, fit, validate."""

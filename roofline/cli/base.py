@@ -1,0 +1,148 @@
+"""The command line's plumbing: one-line errors, atomic output files, the root group.
+
+Every user mistake surfaces as one line on stderr and exit code 2 (``RooflineError``);
+output files are written atomically, so a failed command leaves nothing half-written.
+Heavy imports (torch, pandas) happen inside the commands that need them, so ``--help`` and
+``hw list`` start fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from roofline import __version__
+from roofline.errors import OutputError, RooflineError
+
+FORMATS = ["table", "csv", "json", "markdown"]
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+def fail(message: str) -> None:
+    """Print one error line and exit with code 2."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn RooflineError into one stderr line and exit code 2 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RooflineError as e:
+            fail(str(e))
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def check_output(path: str | None) -> None:
+    """Fail before any work when ``path`` cannot be written."""
+    if not path or path == "-":
+        return
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise OutputError(f"cannot write {path}: it is a directory; expected a file path")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"cannot write {path}: directory {parent} is not writable")
+
+
+def write_output(path: str | None, text: str | bytes) -> None:
+    """Write to ``path`` atomically (temp file + rename), or to stdout when no path."""
+    if not path or path == "-":
+        click.echo(text if isinstance(text, str) else text.decode(), nl=not str(text).endswith("\n"))
+        return
+    check_output(path)
+    p = Path(path)
+    data = text.encode() if isinstance(text, str) else text
+    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a plain file respects umask
+        os.replace(tmp, p)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from e
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# --------------------------------------------------------------------------- root
+
+
+class _UsageLine(click.ClickException):
+    """A usage error shown as one line, like every other user mistake."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+class _OneLineErrors(click.Group):
+    """The root group: click's usage errors (an unknown option or command, a value that is
+    not among the choices, a missing argument) become one stderr line and exit code 2, not
+    a usage block; bare `roofline` and `roofline hw` still print their help."""
+
+    @staticmethod
+    def _line(e: click.UsageError) -> _UsageLine:
+        hint = f"; see `{e.ctx.command_path} --help`" if e.ctx is not None else ""
+        return _UsageLine(" ".join(e.format_message().split()).rstrip(".") + hint)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as e:
+            raise self._line(e) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as e:
+            raise self._line(e) from None
+
+
+@click.group(cls=_OneLineErrors,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="roofline")
+def main() -> None:
+    """Roofline analysis of neural networks: MACs and bytes per layer, hardware profiles,
+    predicted latency (the MobileNetV4 paper's model). 1 MAC = 2 FLOPs.
+
+    \b
+    roofline analyze mnv4_conv_medium --hw pixel8_cpu
+    roofline hw list
+    """
+    # library warnings (timm deprecations, torch meta-kernel notes) would break the promise
+    # of one clean stderr line; -W or PYTHONWARNINGS still turn them back on
+    if not sys.warnoptions:
+        warnings.simplefilter("ignore")

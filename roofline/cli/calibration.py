@@ -1,0 +1,274 @@
+"""roofline bench, measure, fit, validate: the model against real hardware."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import click
+
+from roofline.cli.base import check_output, user_errors, write_output
+from roofline.errors import RooflineError
+
+# --------------------------------------------------------------------------- bench / measure / fit / validate
+# Calibration against real hardware: bench.py (this machine's roofs), measure.py (real latency),
+# calibrate.py (fit and statistics, no torch), validation_plot.py (the scatter).
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.command()
+@click.option("--output", "-o", default=None,
+              help="Profile YAML to write; default: <id>.yaml in this directory ('-': stdout).")
+@click.option("--id", "profile_id", default=None,
+              help="Profile id, the file name without .yaml; default from the CPU/GPU name.")
+@click.option("--threads", "-t", type=int, default=None,
+              help="The 'all threads' count; default: every CPU this process may run on.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True, help="auto: the CUDA GPU when torch sees one, else the CPU.")
+@click.option("--quick", is_flag=True,
+              help="Tiny problems that finish in seconds: checks the setup, not for use.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@user_errors
+def bench(output: str | None, profile_id: str | None, threads: int | None, device: str,
+          quick: bool, fmt: str) -> None:
+    """Measure this machine's roofs and write them as a hardware profile.
+
+    Peak MACs/s per dtype (large matrix products: fp32, bf16/fp16 where the CPU has native
+    kernels, int8), DRAM bandwidth (STREAM triad over buffers 8x the last-level cache) and
+    last-level-cache bandwidth, at 1 thread and at all threads; the median of repeats.
+    The profile (basis: measured) works with --hw:
+
+    \b
+    roofline bench -o my_machine.yaml
+    roofline analyze mnv4_conv_small --hw my_machine.yaml
+    """
+    from roofline.calibration import bench as b
+    from roofline.calibration.fit import check_profile_text, profile_yaml
+    from roofline.calibration.measure import check_threads
+    from roofline.render.report import bench_text, to_json
+
+    if threads is not None:
+        check_threads(threads)
+    if profile_id is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", profile_id):
+        raise RooflineError(f"--id {profile_id!r} is not a valid profile id; use letters, "
+                            "digits, '_', '-', '.'")
+    check_output(output)
+    _progress("measuring: close other heavy programs for steadier numbers")
+    if busy := b.busy_note(b.cpu_busy()):
+        _progress(f"warning: {busy}")
+    result = b.run(device=device, threads=threads, settings=b.QUICK if quick else b.DEFAULT,
+                   progress=_progress)
+    path = output or f"{profile_id or b.default_id(result)}.yaml"
+    text = profile_yaml(b.profile_data(result), b.profile_header(result))
+    check_profile_text(text, path)
+    write_output(path, text)
+    if path == "-":
+        return
+    if fmt == "json":
+        click.echo(to_json({**result.to_dict(), "ridge_point": b.ridge_points(result),
+                            "profile": path}))
+    else:
+        click.echo(bench_text(result, profile=path, quick=quick))
+
+
+@click.command()
+@click.argument("models", nargs=-1, required=True)
+@click.option("--threads", "-t", type=int, default=1, show_default=True,
+              help="torch intra-op threads.")
+@click.option("--dtype", default="fp32", show_default=True, help="fp32, bf16 or fp16.")
+@click.option("--resolution", "-r", type=int, default=None,
+              help="Input resolution; default: each model's zoo (paper) resolution.")
+@click.option("--repeats", type=int, default=7, show_default=True,
+              help="Timed repeats; the latency is their median.")
+@click.option("--min-time", type=float, default=0.2, show_default=True,
+              help="Seconds each repeat lasts at least (its latency is the mean per run).")
+@click.option("--warmup", type=float, default=0.3, show_default=True,
+              help="Seconds of warm-up runs (at least 2 runs).")
+@click.option("--per-layer", is_flag=True,
+              help="Also measure each layer with torch.profiler, named as in `analyze`.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="Where the model runs.")
+@click.option("--fusion", type=click.Choice(["none", "tflite", "full"]), default="tflite",
+              show_default=True, help="Layer grouping of the --per-layer rows.")
+@click.option("--output", "-o", default=None, help="CSV file to write; default: stdout.")
+@user_errors
+def measure(models: tuple[str, ...], threads: int, dtype: str, resolution: int | None,
+            repeats: int, min_time: float, warmup: float, per_layer: bool, device: str,
+            fusion: str, output: str | None) -> None:
+    """Measure the real latency of MODELS on this machine (torch eager, batch 1).
+
+    MODELS are zoo names, globs over the zoo ('mnv4*'), 'all', timm names or
+    file.py:factory. Weights are random but deterministic; the latency is the median of
+    --repeats repeats, each the mean of many runs, after a warm-up. Writes CSV:
+    model,resolution,dtype,threads,latency_ms,runs,... for `roofline fit` and `validate`.
+
+    \b
+    roofline measure mnv4_conv_small mobilenetv2_100 --threads 1 -o measured.csv
+    """
+    from roofline.calibration.measure import (
+        check_eager_dtype,
+        check_threads,
+        expand_models,
+    )
+    from roofline.calibration.measure import measure as run_measure
+
+    check_output(output)
+    check_threads(threads)
+    check_eager_dtype(dtype)
+    if repeats < 1:
+        raise RooflineError(f"--repeats must be >= 1, got {repeats}")
+    if min_time < 0 or warmup < 0:
+        raise RooflineError("--min-time and --warmup must be >= 0 seconds")
+    cpus = os.cpu_count() or 1
+    if threads > cpus:
+        _progress(f"warning: --threads {threads} is more than the {cpus} CPUs here")
+    expand_models(models)  # a typo fails before anything is built
+    from roofline.calibration.bench import busy_note, cpu_busy
+
+    if busy := busy_note(cpu_busy()):
+        _progress(f"warning: {busy}")
+    df = run_measure(models, threads=threads, dtype=dtype, resolution=resolution,
+                     repeats=repeats, min_time_s=min_time, warmup_s=warmup,
+                     per_layer=per_layer, fusion=fusion, device=device, progress=_progress)
+    if "layer_index" in df:
+        df["layer_index"] = df["layer_index"].astype("Int64")
+    write_output(output, df.to_csv(index=False, float_format="%.6g"))
+    if output and output != "-":
+        _progress(f"wrote {output}")
+
+
+_FUSION_HELP = ("Layer grouping the roofline sums over. Default none: torch eager runs every "
+                "op as its own kernel, as `roofline measure` times it.")
+
+
+@click.command()
+@click.argument("measurements")
+@click.option("--hw", "hw", default=None,
+              help="Base profile: the device's name and kind, the starting point, and with "
+                   "--hold-peak the peak kept. Default: none (a generic start).")
+@click.option("--dtype", default=None, help="Fit the rows at this dtype (needed when the CSV "
+              "mixes dtypes); default: the CSV's, else the base profile's default.")
+@click.option("--threads", "-t", type=int, default=None,
+              help="Fit the rows at this thread count (needed when the CSV mixes them).")
+@click.option("--fusion", type=click.Choice(["none", "tflite", "full"]), default="none",
+              show_default=True, help=_FUSION_HELP)
+@click.option("--overhead/--no-overhead", default=False, show_default=True,
+              help="Also fit a fixed cost per layer (framework/dispatch overhead).")
+@click.option("--hold-peak", is_flag=True,
+              help="Keep the base profile's peak; fit the bandwidth (the ridge point) only.")
+@click.option("--cv", is_flag=True, help="Leave-one-out: each model predicted by a fit to the "
+              "others, so the fit is judged out of sample.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@click.option("--output", "-o", default=None, help="Write the fitted profile YAML here "
+              "(basis: fitted); use it with --hw.")
+@user_errors
+def fit(measurements: str, hw: str | None, dtype: str | None, threads: int | None,
+        fusion: str, overhead: bool, hold_peak: bool, cv: bool, fmt: str,
+        output: str | None) -> None:
+    """Fit a roofline (effective peak, bandwidth, optionally per-layer overhead) to measured
+    latencies, and report how well it ranks and predicts them.
+
+    MEASUREMENTS is a CSV with at least model,latency_ms (model = zoo or timm name; optional
+    resolution, dtype, threads columns), e.g. from `roofline measure`. Minimises relative
+    (log) error with a robust loss.
+
+    \b
+    roofline fit measured.csv --hw my_machine.yaml --cv -o fitted.yaml
+    """
+    from roofline.calibration.fit import (
+        check_profile_text,
+        fit_measured,
+        fit_text,
+        fitted_profile,
+        measured_threads,
+        profile_yaml,
+    )
+    from roofline.calibration.measure import check_threads, layer_tables
+    from roofline.hardware.registry import get_profile
+    from roofline.models.zoo import resolve
+    from roofline.render.report import to_json
+
+    check_output(output)
+    if threads is not None:
+        check_threads(threads)
+    base = get_profile(hw) if hw else None
+    if hold_peak and base is None:
+        raise RooflineError("--hold-peak keeps the base profile's peak: pass --hw")
+    report = fit_measured(measurements, base=base, dtype=dtype, threads=threads, fusion=fusion,
+                          overhead=overhead, hold_peak=hold_peak, cv=cv, check_model=resolve,
+                          layer_tables=layer_tables)
+    report["fitted_profile"] = output
+    if output:
+        th = threads if threads is not None else measured_threads(measurements)
+        data = fitted_profile(report, base=base, dtype=report["dtype"], source=measurements,
+                              fusion=fusion, threads=th, hold_peak=hold_peak)
+        header = (f"Fitted by `roofline fit {measurements}" + (f" --hw {hw}" if hw else "")
+                  + (" --overhead" if overhead else "") + (" --hold-peak" if hold_peak else "")
+                  + f" --fusion {fusion}`.")
+        text = profile_yaml(data, header)
+        check_profile_text(text, output)
+    click.echo(to_json(report) if fmt == "json" else fit_text(report))
+    if output:
+        write_output(output, text)
+        if fmt != "json":
+            click.echo(f"wrote {output}; use it with --hw {output}")
+
+
+@click.command()
+@click.option("--hw", "hw", required=True, help="The profile to judge (id, id:variant or YAML).")
+@click.option("--measurements", "-m", required=True,
+              help="CSV with at least model,latency_ms; per-layer rows (layer_index, layer) "
+                   "from `roofline measure --per-layer` are compared layer by layer.")
+@click.option("--dtype", default=None, help="Default: the CSV's, else the profile's.")
+@click.option("--threads", "-t", type=int, default=None,
+              help="Use the rows at this thread count (needed when the CSV mixes them).")
+@click.option("--fusion", type=click.Choice(["none", "tflite", "full"]), default="none",
+              show_default=True, help=_FUSION_HELP)
+@click.option("--plot", default=None,
+              help="Write the predicted-vs-measured scatter (log-log) to this .png/.svg/.pdf.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv"]),
+              default="table", show_default=True)
+@click.option("--output", "-o", default=None, help="Write the report here instead of stdout.")
+@user_errors
+def validate(hw: str, measurements: str, dtype: str | None, threads: int | None, fusion: str,
+             plot: str | None, fmt: str, output: str | None) -> None:
+    """Predicted vs measured latency per model (and per layer): a table, Spearman r_s of the
+    roofline and of MAC counting, MAPE, share within +-20 %, and a scatter plot.
+
+    \b
+    roofline validate --hw fitted.yaml --measurements measured.csv --plot accuracy.png
+    """
+    from roofline.calibration.fit import render_validation, validation
+    from roofline.calibration.measure import layer_tables
+    from roofline.hardware.registry import get_profile
+    from roofline.models.zoo import resolve
+
+    check_output(output)
+    if plot:
+        from roofline.plots.figures import figure_suffix
+
+        figure_suffix(plot, "--plot")
+        check_output(plot)
+    if threads is not None:
+        from roofline.calibration.measure import check_threads
+
+        check_threads(threads)
+    profile = get_profile(hw)
+    v = validation(measurements, profile, fusion=fusion, threads=threads, dtype=dtype,
+                   check_model=resolve, layer_tables=layer_tables)
+    if plot:
+        from roofline.plots.figures import figure_bytes
+        from roofline.plots.validation import scatter
+
+        title = (f"{profile.name}: predicted vs measured ({Path(measurements).name}, "
+                 f"fusion {fusion})")
+        fig = scatter(v.models, title=title, stats=v.stats, layers=v.layers,
+                      layer_stats=v.layer_stats)
+        write_output(plot, figure_bytes(fig, Path(plot).suffix))
+    write_output(output, render_validation(v, fmt, plot))

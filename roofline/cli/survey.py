@@ -1,0 +1,169 @@
+"""roofline survey: many models on several devices, checked against FlopCounterMode."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from roofline.cli.base import check_output, user_errors, write_output
+from roofline.errors import RooflineError
+
+# ---- survey
+#
+# `roofline survey`: many models x resolutions x devices, in parallel, resumable. The engine
+# is roofline/survey.py; this section parses, reports progress and writes the leaderboard.
+
+SURVEY_FORMATS = ["table", "csv", "json", "parquet", "markdown"]
+_SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".md": "markdown",
+                   ".txt": "table"}
+_NEGATIVE_NUMBER = re.compile(r"-\d+(\.\d*)?")
+
+
+class _GreedyOptions(click.Command):
+    """Lets ``--hw a b c`` and ``-r 224 256`` take several values, as a user types them:
+    every word up to the next option belongs to the option (``--hw a --hw b`` also works)."""
+
+    greedy = ("--hw", "--resolution", "-r")
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        out: list[str] = []
+        owner: str | None = None
+        first = False
+        for i, a in enumerate(args):
+            if a == "--":
+                out += args[i:]
+                break
+            if owner and (first or not a.startswith("-") or _NEGATIVE_NUMBER.fullmatch(a)):
+                out += [a] if first else [owner, a]
+                first = False
+                continue
+            owner = a if a in self.greedy else None
+            first = owner is not None
+            out.append(a)
+        return super().parse_args(ctx, out)
+
+
+class _SurveyProgress:
+    """Progress on stderr: one updating line on a terminal, one line per model otherwise."""
+
+    def __init__(self, quiet: bool) -> None:
+        import time
+
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.start = time.monotonic()
+        self.counts = {"ok": 0, "failed": 0, "timeout": 0}
+        self.fresh = 0
+
+    def __call__(self, row: dict[str, Any], done: int, total: int) -> None:
+        import time
+
+        status = row.get("status", "failed")
+        self.counts[status] = self.counts.get(status, 0) + 1
+        if self.quiet:
+            return
+        resumed = row.get("resumed", False)
+        if not resumed:
+            self.fresh += 1
+        elapsed = time.monotonic() - self.start
+        left = total - done
+        eta = f", ~{_duration(elapsed / self.fresh * left)} left" if self.fresh and left else ""
+        width = len(str(total))
+        if self.tty:
+            c = self.counts
+            line = (f"[{done:>{width}}/{total}] {c['ok']} ok, {c['failed']} failed, "
+                    f"{c['timeout']} timed out, {_duration(elapsed)}{eta}  {row['spec']}")
+            click.echo("\r" + line[:118].ljust(118), err=True, nl=done == total)
+        elif not resumed:
+            secs = row.get("seconds")
+            took = f"{secs:.1f} s" if isinstance(secs, (int, float)) else "-"
+            reason = f"  {row.get('reason', '')[:100]}" if status != "ok" else ""
+            click.echo(f"[{done:>{width}}/{total}] {status:7} {row['spec']} ({took}){reason}",
+                       err=True)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+@click.command(cls=_GreedyOptions)
+@click.argument("patterns", nargs=-1, required=True)
+@click.option("--hw", "hw", multiple=True, default=("pixel8_cpu",), show_default=True,
+              help="Devices: ids, id:variant, YAML files or globs ('pixel*'); several may "
+              "follow one --hw.")
+@click.option("--resolution", "-r", "resolutions", type=int, multiple=True,
+              help="Input resolutions in pixels, several allowed; default: each model's own.")
+@click.option("--batch", "-b", type=int, default=1, show_default=True)
+@click.option("--dtype", default=None, help="Analysis dtype; default: each device's default.")
+@click.option("--weight-dtype", default=None, help="Weight dtype when it differs (e.g. int4).")
+@click.option("--fusion", type=click.Choice(["none", "tflite", "full"]), default="tflite",
+              show_default=True, help="What counts as one layer (see README).")
+@click.option("--workers", "-j", type=int, default=None,
+              help="Local worker processes; default: one per CPU (at most 8).")
+@click.option("--dask", "dask_address", default=None, metavar="ADDRESS",
+              help="Run on a Dask cluster (scheduler address, e.g. tcp://host:8786).")
+@click.option("--timeout", "timeout_s", type=float, default=300.0, show_default=True,
+              help="Seconds one model may take before it is a 'timeout' row (0: none).")
+@click.option("--no-compare", is_flag=True,
+              help="Skip the MAC check against torch's FlopCounterMode.")
+@click.option("--no-cache", is_flag=True, help="Trace afresh instead of using the trace cache.")
+@click.option("--journal", default=None, metavar="PATH",
+              help="Finished rows, for resuming; default: OUTPUT.journal.jsonl, or a file in "
+              "the cache directory.")
+@click.option("--fresh", is_flag=True, help="Ignore rows already in the journal.")
+@click.option("--retry-failed", is_flag=True, help="Run failed and timed-out models again.")
+@click.option("--top", "-k", type=int, default=10, show_default=True,
+              help="Models per device in the leaderboard table (0: all).")
+@click.option("--format", "-f", "fmt", type=click.Choice(SURVEY_FORMATS), default=None,
+              help="Output format; default: from the --output suffix, else table.")
+@click.option("--output", "-o", default=None, help="Write to this file instead of stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+@user_errors
+def survey(patterns: tuple[str, ...], hw: tuple[str, ...], resolutions: tuple[int, ...],
+           batch: int, dtype: str | None, weight_dtype: str | None, fusion: str,
+           workers: int | None, dask_address: str | None, timeout_s: float, no_compare: bool,
+           no_cache: bool, journal: str | None, fresh: bool, retry_failed: bool, top: int,
+           fmt: str | None, output: str | None, quiet: bool) -> None:
+    """Trace many models and rank them on every device: a leaderboard.
+
+    PATTERNS are zoo names, timm names, timm globs ('timm:*mobilenet*', 'timm:*'),
+    zoo globs ('zoo:mnv4*') or path/to/file.py:factory. A model that fails is a row with
+    its reason; an interrupted survey resumes where it stopped when run again.
+
+    \b
+    roofline survey 'timm:*mobilenet*' --hw pixel8_cpu h100_sxm --workers 2
+    roofline survey 'zoo:*' -r 224 256 --hw 'pixel*' -o survey.csv
+    """
+    from roofline.survey import engine
+
+    if fmt is None:
+        fmt = _SUFFIX_FORMATS.get(Path(output).suffix.lower(), "table") if output else "table"
+    if fmt == "parquet" and not output:
+        raise RooflineError("--format parquet is binary; give --output FILE.parquet")
+    if top < 0:
+        raise RooflineError(f"--top must be >= 0, got {top}")
+    check_output(output)
+    if journal:
+        check_output(journal)
+    if fmt == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise RooflineError("--format parquet needs pyarrow: pip install pyarrow") from None
+    tasks = engine.expand(patterns)
+    result = engine.survey(
+        patterns, hw, resolutions=resolutions or (None,), batch=batch, dtype=dtype,
+        weight_dtype=weight_dtype, fusion=fusion, workers=workers, dask=dask_address,
+        timeout_s=timeout_s, compare=not no_compare, cache=not no_cache,
+        journal=journal or "auto", output=output, fresh=fresh, retry_failed=retry_failed,
+        progress=_SurveyProgress(quiet), tasks=tasks)
+    if result.interrupted:
+        click.echo(f"interrupted: {len(result.rows)} of {result.total} rows finished, kept in "
+                   f"{result.journal}; run the same command again to resume", err=True)
+        sys.exit(130)
+    write_output(output, engine.render(result, fmt, top))

@@ -1,0 +1,110 @@
+"""roofline sweep and roofline plot: ridge-point sweeps and figures."""
+
+from __future__ import annotations
+
+import click
+
+from roofline.cli.base import check_output, user_errors, write_output
+
+# --------------------------------------------------------------------------- sweep / plot
+# Ridge-point sweeps and the paper's figures: presets.py (conventions), model.sweep (numbers),
+# plots.py (figures). Every table and figure names the preset that made it.
+
+_RP_HELP = ("Ridge points in MACs/byte: start:stop:step (stop included) or a list, e.g. "
+            "0:500:5 or 0,5,50,500.")
+_PRESET_HELP = ("Counting conventions: 'paper' (the MobileNetV4 figures: int8, weights+input "
+                "bytes of conv/dw/FC layers, 40 GB/s held) or 'default' (full layer table, "
+                "PeakMACs held).")
+_HOLD_HELP = ("How a ridge point becomes a device: hold the bandwidth (PeakMACs = RP x BW) or "
+              "hold PeakMACs (BW = PeakMACs / RP). Default: the preset's.")
+
+
+@click.command()
+@click.argument("models", nargs=-1, required=True)
+@click.option("--rp", default="0:500:5", show_default=True, help=_RP_HELP)
+@click.option("--preset", type=click.Choice(["default", "paper"]), default="default",
+              show_default=True, help=_PRESET_HELP)
+@click.option("--hw", default=None, help="Anchor the sweep to this device's PeakMACs "
+              "(--hold peak) or bandwidth (--hold bandwidth).")
+@click.option("--hold", type=click.Choice(["bandwidth", "peak"]), default=None, help=_HOLD_HELP)
+@click.option("--dtype", default=None, help="Override the preset's dtype (int8, fp16, ...).")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "csv", "json"]),
+              default="table", show_default=True)
+@click.option("--output", "-o", default=None, help="Write to this file instead of stdout.")
+@user_errors
+def sweep(models: tuple[str, ...], rp: str, preset: str, hw: str | None, hold: str | None,
+          dtype: str | None, fmt: str, output: str | None) -> None:
+    """Latency of MODELS at every ridge point: from compute-bound (RP 0, MAC counting) to
+    bandwidth-starved (RP 500, an accelerator).
+
+    \b
+    roofline sweep mnv4_conv_small mnv4_conv_medium --preset paper --rp 0,5,50,500
+    roofline sweep mnv4_conv_medium --hw pixel8_cpu --hold peak --format csv -o sweep.csv
+    """
+    from roofline.latency.presets import ridge_points, sweep_models
+    from roofline.render.report import sweep_text
+
+    check_output(output)
+    grid = ridge_points(rp)
+    p, df = sweep_models(models, grid, preset, hw=hw, hold=hold, dtype=dtype)
+    write_output(output, sweep_text(df, p, fmt))
+
+
+PLOT_KINDS = ["ridge", "pareto", "opcost", "roofline", "devices"]
+
+
+@click.command()
+@click.argument("kind", type=click.Choice(PLOT_KINDS))
+@click.argument("models", nargs=-1)
+@click.option("--output", "-o", required=True, help="Figure file: .png, .svg or .pdf.")
+@click.option("--rp", default=None, help=_RP_HELP + " Default: 0:500:5 (ridge), 0,5,50,500 "
+              "(pareto), 5,500 (opcost).")
+@click.option("--preset", type=click.Choice(["default", "paper"]), default=None,
+              help=_PRESET_HELP + " Default: paper for ridge/pareto/opcost, default otherwise.")
+@click.option("--hw", "hws", multiple=True, help="ridge/pareto/opcost: anchor the sweep to "
+              "this device; roofline: the device (default pixel8_cpu); devices: the devices "
+              "to show (repeat; default all).")
+@click.option("--hold", type=click.Choice(["bandwidth", "peak"]), default=None, help=_HOLD_HELP)
+@click.option("--dtype", default=None, help="Override the preset's dtype (int8, fp16, ...).")
+@click.option("--title", default=None, help="Replace the figure's title.")
+@click.option("--dpi", type=click.IntRange(30, 600), default=150, show_default=True,
+              help="Resolution of PNG output.")
+@user_errors
+def plot(kind: str, models: tuple[str, ...], output: str, rp: str | None, preset: str | None,
+         hws: tuple[str, ...], hold: str | None, dtype: str | None, title: str | None,
+         dpi: int) -> None:
+    """Draw a figure into a file. KIND is one of:
+
+    \b
+    ridge     latency vs ridge point, one curve per model, registry devices marked
+    pareto    the paper's Fig. 2: latency vs top-1 at RP 0/5/50/500, Pareto front
+    opcost    the paper's Fig. 3: per-layer latency vs layer index at RP 5 and 500
+    roofline  one model on one device: attainable MACs/s vs intensity, a dot per layer
+    devices   one model's latency on every registered device, compute vs memory time
+
+    MODELS default to the paper's set for the figure (MobileNetV4 and its MobileNet
+    baselines; one model, MNv4-Conv-M, for roofline and devices).
+
+    \b
+    roofline plot pareto -o fig2.png
+    roofline plot roofline mnv4_conv_large --hw pixel8_edgetpu -o roof.svg
+    """
+    from roofline.errors import InputError
+    from roofline.plots import figures as plots
+
+    check_output(output)
+    suffix = plots.figure_suffix(output, "--output")
+    if len(hws) > 1 and kind != "devices":
+        raise InputError(f"--hw takes one device for {kind} (several only for devices)")
+    if kind in ("roofline", "devices") and len(models) > 1:
+        raise InputError(f"{kind} draws one model; got {len(models)}")
+    names = list(models)
+    if not names:
+        names, missing = plots.default_models(kind)
+        if missing:
+            click.echo(f"note: not in the zoo, left out: {', '.join(missing)}", err=True)
+        if not names:
+            raise InputError(f"none of the default models of {kind} is in the zoo; name models")
+    fig = plots.figure(kind, names, rps=rp, preset=preset, hw=hws, hold=hold, dtype=dtype,
+                       title=title)
+    write_output(output, plots.figure_bytes(fig, suffix, dpi=dpi))

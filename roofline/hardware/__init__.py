@@ -1,0 +1,1 @@
+"""Hardware profiles: the registry of devices, every number with its basis and source."""

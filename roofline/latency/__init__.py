@@ -1,0 +1,1 @@
+"""The latency model: the roofline equation, ridge-point sweeps and their presets."""

@@ -1,0 +1,1 @@
+"""Figures: the paper's figures redrawn, roofline and device charts, validation scatter."""

@@ -1,0 +1,1 @@
+"""Rendering: text tables, CSV, JSON and markdown from data classes; no domain logic."""

@@ -1,0 +1,1 @@
+"""Surveys: many models on several devices, cross-checked, journaled, in parallel."""
