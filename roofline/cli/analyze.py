@@ -47,7 +47,7 @@ def analyze(model: str, hw: str, dtype: str | None, weight_dtype: str | None,
     from roofline.hardware.registry import get_profile
     from roofline.render.report import render_analysis
 
-    check_output(output)
+    check_output(output, [hw, model.rpartition(":")[0] or None])
     if top < 0:
         raise RooflineError(f"--top must be >= 0, got {top}")
     profile = get_profile(hw)  # unknown devices fail before the model is built

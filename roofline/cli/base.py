@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import functools
 import os
+import stat
 import sys
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -50,34 +51,68 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def check_output(path: str | None) -> None:
-    """Fail before any work when ``path`` cannot be written."""
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output(path: str | None, inputs: Iterable[str | os.PathLike[str] | None] = ()) -> None:
+    """Fail before any work when ``path`` cannot be written, or is one of the command's
+    ``inputs`` (writing it would destroy what the command reads)."""
     if not path or path == "-":
         return
     p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
+    for source in inputs:
+        if source and Path(source).is_file() and (
+                _same_file(p, Path(source)) or os.path.realpath(p) == os.path.realpath(source)):
+            raise OutputError(f"cannot write {path}: it is also an input of this command "
+                              f"({source}); choose another output path")
     if p.is_dir():
         raise OutputError(f"cannot write {path}: it is a directory; expected a file path")
+    if p.exists() and not stat.S_ISREG(os.stat(p).st_mode):
+        return  # a device, FIFO or terminal: written to directly, its directory is not touched
+    target = p.resolve() if p.is_symlink() else p
+    parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"cannot write {path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise OutputError(f"cannot write {path}: directory {parent} is not writable")
 
 
-def write_output(path: str | None, text: str | bytes) -> None:
-    """Write to ``path`` atomically (temp file + rename), or to stdout when no path."""
+def write_output(path: str | None, text: str | bytes,
+                 inputs: Iterable[str | os.PathLike[str] | None] = ()) -> None:
+    """Write ``text`` to ``path``, or to stdout when no path is given.
+
+    A regular file (or a new one) is replaced atomically: a temp file beside it, then a
+    rename, keeping an existing file's permissions; a symlink to a regular file keeps the
+    link and replaces the file it points to. Anything else (/dev/null, a FIFO, a terminal,
+    a link to one) is opened and written to directly, never replaced. An output that is
+    also one of ``inputs`` is refused."""
     if not path or path == "-":
         click.echo(text if isinstance(text, str) else text.decode(), nl=not str(text).endswith("\n"))
         return
-    check_output(path)
+    check_output(path, inputs)
     p = Path(path)
     data = text.encode() if isinstance(text, str) else text
-    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.")
+    try:
+        st = os.stat(p) if p.exists() else None
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            with open(p, "wb") as f:
+                f.write(data)
+            return
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from e
+    target = p.resolve() if p.is_symlink() else p
+    mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
+    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".",
+                               prefix=f".{target.name}.")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a plain file respects umask
-        os.replace(tmp, p)
+        os.chmod(tmp, mode)  # mkstemp makes 0600: a new file respects the umask, an old keeps its mode
+        os.replace(tmp, target)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
         raise OutputError(f"cannot write {path}: {e.strerror or e}") from e

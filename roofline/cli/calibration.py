@@ -194,7 +194,7 @@ def fit(measurements: str, hw: str | None, dtype: str | None, threads: int | Non
     from roofline.models.zoo import resolve
     from roofline.render.report import to_json
 
-    check_output(output)
+    check_output(output, [measurements, hw])
     if threads is not None:
         check_threads(threads)
     base = get_profile(hw) if hw else None
@@ -215,7 +215,7 @@ def fit(measurements: str, hw: str | None, dtype: str | None, threads: int | Non
         check_profile_text(text, output)
     click.echo(to_json(report) if fmt == "json" else fit_text(report))
     if output:
-        write_output(output, text)
+        write_output(output, text, [measurements, hw])
         if fmt != "json":
             click.echo(f"wrote {output}; use it with --hw {output}")
 
@@ -249,12 +249,12 @@ def validate(hw: str, measurements: str, dtype: str | None, threads: int | None,
     from roofline.hardware.registry import get_profile
     from roofline.models.zoo import resolve
 
-    check_output(output)
+    check_output(output, [measurements, hw])
     if plot:
         from roofline.plots.figures import figure_suffix
 
         figure_suffix(plot, "--plot")
-        check_output(plot)
+        check_output(plot, [measurements, hw])
     if threads is not None:
         from roofline.calibration.measure import check_threads
 
