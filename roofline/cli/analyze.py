@@ -6,7 +6,8 @@ import re
 
 import click
 
-from roofline.cli.base import FORMATS, check_output, user_errors, write_output
+from roofline.cli.base import (FORMATS, Deadline, check_output, check_timeout, user_errors,
+                               write_output)
 from roofline.errors import RooflineError
 
 # --------------------------------------------------------------------------- analyze
@@ -35,10 +36,13 @@ from roofline.errors import RooflineError
 @click.option("--training-form", is_flag=True,
               help="Analyse the model as constructed (MobileOne/FastViT multi-branch) instead of "
               "re-parameterised for inference, as deployed.")
+@click.option("--timeout", "timeout_s", type=float, default=None, metavar="SECONDS",
+              help="Give up when building and tracing the model takes longer (default: no limit).")
 @user_errors
 def analyze(model: str, hw: str, dtype: str | None, weight_dtype: str | None,
             resolution: int | None, batch: int, input_shape: str | None, fusion: str, top: int,
-            fmt: str, output: str | None, no_cache: bool, training_form: bool) -> None:
+            fmt: str, output: str | None, no_cache: bool, training_form: bool,
+            timeout_s: float | None) -> None:
     """Per-layer MACs, bytes and predicted latency of MODEL on a device.
 
     MODEL is a zoo name (`roofline zoo list`), any timm model name, or path/to/file.py:factory.
@@ -52,9 +56,10 @@ def analyze(model: str, hw: str, dtype: str | None, weight_dtype: str | None,
         raise RooflineError(f"--top must be >= 0, got {top}")
     profile = get_profile(hw)  # unknown devices fail before the model is built
     shape = parse_shape(input_shape) if input_shape else None
-    result = run(model, profile, dtype=dtype, weight_dtype=weight_dtype, resolution=resolution,
-                 batch=batch, fusion=fusion, input_shape=shape, cache=not no_cache,
-                 form="training" if training_form else "inference")
+    with Deadline(check_timeout(timeout_s), f"analyzing {model}"):
+        result = run(model, profile, dtype=dtype, weight_dtype=weight_dtype, resolution=resolution,
+                     batch=batch, fusion=fusion, input_shape=shape, cache=not no_cache,
+                     form="training" if training_form else "inference")
     write_output(output, render_analysis(result, fmt, top))
 
 

@@ -9,9 +9,12 @@ Heavy imports (torch, pandas) happen inside the commands that need them, so ``--
 from __future__ import annotations
 
 import functools
+import math
 import os
+import signal
 import stat
 import sys
+import threading
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable
@@ -21,7 +24,7 @@ from typing import Any
 import click
 
 from roofline import __version__
-from roofline.errors import OutputError, RooflineError
+from roofline.errors import InputError, OutputError, RooflineError, TraceError
 
 FORMATS = ["table", "csv", "json", "markdown"]
 
@@ -30,13 +33,16 @@ FORMATS = ["table", "csv", "json", "markdown"]
 
 
 def fail(message: str) -> None:
-    """Print one error line and exit with code 2."""
-    click.echo(f"error: {message}", err=True)
+    """Print one error line (a multi-line message is folded onto it) and exit with code 2."""
+    click.echo(f"error: {' '.join(str(message).split())}", err=True)
     sys.exit(2)
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn RooflineError into one stderr line and exit code 2 (no traceback)."""
+    """Run a command at the boundary with the user's code: RooflineError becomes one stderr
+    line and exit code 2, Ctrl-C exit 130, and a ``sys.exit()`` called by a model's factory
+    or forward (which would otherwise end the command silently, with nothing written) an
+    error that names it. No traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -47,8 +53,45 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except SystemExit as e:
+            fail(f"the model's code called sys.exit({e.code!r}) before the command finished; "
+                 "nothing was written")
 
     return wrapper
+
+
+class Deadline:
+    """``with Deadline(seconds, what):`` raises TraceError when the block runs longer (a
+    model whose forward never returns). Uses SIGALRM, so it works in the main thread; where
+    that is not possible (another thread, no SIGALRM) the block runs without a deadline."""
+
+    def __init__(self, seconds: float | None, what: str) -> None:
+        self.seconds, self.what = seconds, what
+        self._armed = False
+
+    def _expire(self, signum: int, frame: Any) -> None:
+        raise TraceError(f"{self.what} did not finish within {self.seconds:g} s (--timeout); "
+                         "a forward that never returns, or raise --timeout")
+
+    def __enter__(self) -> Deadline:
+        if self.seconds and hasattr(signal, "SIGALRM") \
+                and threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGALRM, self._expire)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            self._armed = True
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._previous)
+
+
+def check_timeout(seconds: float | None) -> float | None:
+    """A --timeout value: positive and finite, or None for no deadline."""
+    if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
+        raise InputError(f"--timeout must be a positive number of seconds, got {seconds}")
+    return seconds
 
 
 def _same_file(a: Path, b: Path) -> bool:
