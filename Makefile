@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test install fidelity figures notebooks bench survey accuracy clean
+.PHONY: demo test test-fast lab install fidelity figures notebooks bench survey accuracy clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,15 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# the inner loop: everything but the tests marked slow (real models, exports, subprocesses)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# the notebooks in JupyterLab, from the venv (JupyterLab is installed on first use)
+lab: $(STAMP)
+	$(BIN)/python -c "import jupyterlab" 2>/dev/null || $(BIN)/python -m pip install --quiet '.[lab]'
+	$(BIN)/jupyter lab notebooks/
 
 # docs/fidelity.md: our params and MACs of every zoo model beside the published ones and
 # fvcore's, with the cause of every gap over 5% (about a minute; tests check it is current).
