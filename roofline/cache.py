@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from roofline import __version__
+from roofline.errors import OutputError
 from roofline.graph.records import Trace
 
-FORMAT = 1
+FORMAT = 2
 #: modules whose code decides what a trace and its stored metadata contain
 
 
@@ -113,7 +114,10 @@ def _path(k: str) -> Path:
 
 
 def load(k: str) -> tuple[Trace, dict[str, Any]] | None:
-    """(trace, metadata) for a key, or None on a miss or a corrupt entry (then removed)."""
+    """(trace, metadata) for a key, or None on a miss. An entry that is not exactly what
+    :func:`store` wrote (truncated, not gzip/JSON, another format or key, a body whose digest
+    does not match, a trace that does not hold together) is a miss: it is removed and rebuilt,
+    never believed."""
     path = _path(k)
     try:
         with gzip.open(path, "rt", encoding="utf-8") as f:
@@ -126,12 +130,36 @@ def load(k: str) -> tuple[Trace, dict[str, Any]] | None:
         _discard(path)
         return None
     try:
-        if entry.get("format") != FORMAT or entry.get("key") != k:
+        if not isinstance(entry, dict) or entry.get("format") != FORMAT or entry.get("key") != k:
             raise ValueError("stale or foreign entry")
-        return Trace.from_dict(entry["trace"]), dict(entry["meta"])
+        body = entry["body"]
+        if hashlib.sha256(body.encode()).hexdigest() != entry["digest"]:
+            raise ValueError("body does not match its digest")
+        content = json.loads(body)
+        trace = Trace.from_dict(content["trace"])
+        check_trace(trace)
+        return trace, dict(content["meta"])
     except Exception:  # well-formed JSON that is not a trace of ours: rebuild
         _discard(path)
         return None
+
+
+def check_trace(trace: Trace) -> None:
+    """Raise ValueError unless every count and shape of ``trace`` is a non-negative integer
+    and every op names its tensors consistently (what a tracer can produce)."""
+    ints = (int,)
+    for op in trace.ops:
+        if not isinstance(op.macs, ints) or isinstance(op.macs, bool) or op.macs < 0:
+            raise ValueError(f"op {op.index}: MACs {op.macs!r}")
+        for ref in (*op.inputs, *op.outputs):
+            if ref.numel < 0 or any((not isinstance(d, ints)) or d < 0 for d in ref.shape):
+                raise ValueError(f"op {op.index}: tensor {ref.value} shape {ref.shape}")
+    for name, numel in trace.params:
+        if not isinstance(numel, ints) or numel < 0:
+            raise ValueError(f"parameter {name}: {numel!r} elements")
+    indices = [op.index for op in trace.ops]
+    if indices != sorted(set(indices)):
+        raise ValueError("op indices are not increasing")
 
 
 def _discard(path: Path) -> None:
@@ -150,8 +178,9 @@ def store(k: str, trace: Trace, meta: dict[str, Any]) -> None:
         try:
             with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb",
                                                             compresslevel=5) as f:
-                f.write(json.dumps({"format": FORMAT, "key": k, "meta": meta,
-                                    "trace": trace.to_dict()}).encode())
+                body = json.dumps({"meta": meta, "trace": trace.to_dict()})
+                f.write(json.dumps({"format": FORMAT, "key": k, "body": body,
+                                    "digest": hashlib.sha256(body.encode()).hexdigest()}).encode())
             os.chmod(tmp, 0o666 & ~_umask())  # shareable like any file the user writes
             os.replace(tmp, _path(k))
         finally:
@@ -178,10 +207,18 @@ def _owned_files() -> tuple[list[Path], list[Path]]:
 
 
 def clear() -> int:
-    """Delete every cached trace, survey journal and model list; returns how many traces."""
+    """Delete every cached trace, survey journal and model list; returns how many traces.
+    Files that cannot be removed (a read-only cache) are named in one OutputError."""
     traces, other = _owned_files()
+    stuck: list[str] = []
     for p in traces + other:
-        p.unlink(missing_ok=True)
+        try:
+            p.unlink(missing_ok=True)
+        except OSError as e:
+            stuck.append(e.strerror or type(e).__name__)
+    if stuck:
+        raise OutputError(f"could not remove {len(stuck)} of {len(traces) + len(other)} files "
+                          f"from {cache_dir()} ({stuck[0]}); check the directory's permissions")
     return len(traces)
 
 
