@@ -28,11 +28,11 @@ _LAZY = {
     "layer_times": ("roofline.latency.equation", "layer_times"),
     "totals": ("roofline.latency.equation", "totals"),
     "get_profile": ("roofline.hardware.registry", "get_profile"),
-    "load_profile": ("roofline.hardware.registry", "load_profile"),
+    "load_profile": ("roofline.hardware.io", "load_profile"),
     "list_profiles": ("roofline.hardware.registry", "list_profiles"),
-    "HardwareProfile": ("roofline.hardware.registry", "HardwareProfile"),
-    "Roof": ("roofline.hardware.registry", "Roof"),
-    "device": ("roofline.hardware.registry", "device"),
+    "HardwareProfile": ("roofline.hardware.profile", "HardwareProfile"),
+    "Roof": ("roofline.hardware.profile", "Roof"),
+    "device": ("roofline.hardware.profile", "device"),
     "RooflineError": ("roofline.errors", "RooflineError"),
 }
 

@@ -15,7 +15,8 @@ import pandas as pd
 from roofline import __version__
 from roofline.dtypes import canonical_dtype
 from roofline.errors import InputError
-from roofline.hardware.registry import HardwareProfile, Roof, get_profile
+from roofline.hardware.profile import HardwareProfile, Roof
+from roofline.hardware.registry import get_profile
 from roofline.graph.layers import check_fusion, layer_table
 from roofline.latency.equation import layer_times, totals
 

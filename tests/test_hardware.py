@@ -325,8 +325,12 @@ BAD_CASES = {
                 "field 'mem_bw_bytes_per_s.value': expected a positive finite number, got true"),
     "word": (with_change(("mem_bw_bytes_per_s", "value"), "fast"),
              "field 'mem_bw_bytes_per_s.value': expected a positive finite number, got 'fast'"),
-    "figure_not_mapping": (with_change(("mem_bw_bytes_per_s",), 1e10),
-                           "field 'mem_bw_bytes_per_s': expected a mapping"),
+    "figure_not_mapping": (with_change(("mem_bw_bytes_per_s",), [1e10]),
+                           "field 'mem_bw_bytes_per_s': expected a mapping with value, basis "
+                           "and source, or a bare number, got a list"),
+    "bare_word": (with_change(("mem_bw_bytes_per_s",), "fast"),
+                  "field 'mem_bw_bytes_per_s': expected a positive finite number (or a "
+                  "mapping with value, basis and source), got 'fast'"),
     "name_not_string": (with_change(("name",), ["a"]), "field 'name': expected a non-empty"),
     "top_list": ("- a\n- b\n", "expected a mapping at the top level, got a list"),
     "top_empty": ("", "expected a mapping at the top level"),
@@ -361,7 +365,16 @@ def test_malformed_profile_is_one_clear_line(case: str, tmp_path: Path) -> None:
     assert f"bad_{case}.yaml" in message
     for part in (expected,) if isinstance(expected, str) else expected:
         assert part in message
-    assert "\n" not in message
+    assert_problem_lines(message, path.name)
+
+
+def assert_problem_lines(message: str, name: str) -> None:
+    """One problem: one line. Several: '<file>: N problems', then N indented lines."""
+    first, *rest = message.split("\n")
+    assert name in first
+    if rest:
+        assert first.endswith(f": {len(rest)} problems"), message
+        assert all(line.startswith("  ") and line.strip() for line in rest), message
 
 
 def test_oversized_file_refused(tmp_path: Path) -> None:
@@ -442,7 +455,7 @@ def _check_loads_or_profile_error(path: Path) -> None:
     try:
         profile = hw.load_profile(path)
     except ProfileError as exc:
-        assert "\n" not in str(exc) and path.name in str(exc)
+        assert_problem_lines(str(exc), path.name)
         return
     for dtype in profile.dtypes:
         assert profile.roof(dtype).ridge_point > 0
@@ -521,3 +534,94 @@ def test_summary_rows_and_their_renderings():
     assert hardware_list_text([], "csv") == "id\n"
     assert json.loads(hardware_list_text(profiles[:2], "json"))[0] == profiles[0].summary()
     assert "ridge MACs/B" in hardware_list_text(profiles, "table").splitlines()[0]
+
+
+# ------------------------------------------------------- hand-written files, every problem
+
+
+def test_bare_numbers_are_user_figures(tmp_path: Path) -> None:
+    text = ("name: My NPU\nkind: npu\ndefault_dtype: int8\n"
+            "peak_macs_per_s: {int8: 1.0e12, fp16: 5e11}\nmem_bw_bytes_per_s: 17.1e9\n"
+            "overhead_s_per_layer: {value: 2e-6, basis: user}\n")
+    p = hw.load_profile(write(tmp_path, "my_npu", text))
+    assert p.peak("int8") == 1e12 and p.peak("fp16") == 5e11
+    assert p.mem_bw_bytes_per_s == hw.Figure(17.1e9, "user", "")
+    assert p.overhead_s_per_layer == hw.Figure(2e-6, "user", "")
+    roof = p.roof()
+    assert roof.basis == "user" and not roof.fitted
+    assert roof.ridge_point == pytest.approx(1e12 / 17.1e9)
+    assert p.summary()["basis"] == "user"
+
+
+def test_user_basis_source_optional_but_others_need_one(tmp_path: Path) -> None:
+    ok = with_change(("mem_bw_bytes_per_s",), {"value": 1e10, "basis": "user", "note": "guess"})
+    assert hw.load_profile(write(tmp_path, "ok", ok)).mem_bw_bytes_per_s.note == "guess"
+    bad = with_change(("mem_bw_bytes_per_s",), {"value": 1e10, "basis": "vendor"})
+    with pytest.raises(ProfileError, match="missing field 'mem_bw_bytes_per_s.source'"):
+        hw.load_profile(write(tmp_path, "bad", bad))
+
+
+def test_every_problem_of_a_file_at_once(tmp_path: Path) -> None:
+    data = copy.deepcopy(VALID)
+    data["kind"] = "tpu"
+    del data["name"]
+    data["peak_macs_per_s"]["int8"]["value"] = -1
+    data["peak_macs_per_s"]["fp32"]["basis"] = "guess"
+    data["mem_bw_bytes_per_s"] = "fast"
+    data["compute_efficiency"] = 1.5
+    data["variants"]["fitted"]["ridge_point"]["value"] = 0
+    with pytest.raises(ProfileError) as err:
+        hw.load_profile(write(tmp_path, "many", data))
+    lines = str(err.value).split("\n")
+    assert lines[0] == "many.yaml: 6 problems" or lines[0].endswith("many.yaml: 6 problems")
+    assert lines[1:] == [
+        "  missing field 'name'",
+        "  field 'peak_macs_per_s.int8.value': expected a positive finite number, got -1",
+        "  field 'peak_macs_per_s.fp32.basis': expected one of vendor, derived, measured, "
+        "fitted, estimate, user, what-if, got 'guess'",
+        "  field 'kind': expected one of cpu, gpu, dsp, npu, got 'tpu'",
+        "  field 'mem_bw_bytes_per_s': expected a positive finite number (or a mapping with "
+        "value, basis and source), got 'fast'",
+        "  field 'compute_efficiency': expected a number in (0, 1] (or a mapping with value, "
+        "basis and source), got 1.5",
+    ]
+    # the variant is checked once the base is whole: its problem follows on the next run
+    fixed = copy.deepcopy(VALID)
+    fixed["variants"]["fitted"]["ridge_point"]["value"] = 0
+    fixed["variants"]["fitted"]["dtype"] = "bf16"
+    with pytest.raises(ProfileError) as err:
+        hw.load_profile(write(tmp_path, "variant", fixed))
+    assert str(err.value).split("\n")[1:] == [
+        "  field 'variants.fitted.dtype': expected a dtype with a peak (int8, fp32), got 'bf16'",
+        "  field 'variants.fitted.ridge_point.value': expected a positive finite number, got 0",
+    ]
+
+
+def test_every_problem_at_the_cli(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from roofline.cli import main
+
+    data = with_change(("kind",), "tpu")
+    del data["name"]
+    path = write(tmp_path, "two", data)
+    res = CliRunner().invoke(main, ["hw", "show", str(path)])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    lines = res.stderr.splitlines() if hasattr(res, "stderr") else res.output.splitlines()
+    assert lines[0].startswith("error: ") and lines[0].endswith("two.yaml: 2 problems")
+    assert lines[1:] == ["  missing field 'name'",
+                         "  field 'kind': expected one of cpu, gpu, dsp, npu, got 'tpu'"]
+
+
+def test_profile_id_regex_has_one_definition() -> None:
+    hits = [p for p in (REPO / "roofline").rglob("*.py")
+            if "A-Za-z0-9_.+-" in p.read_text(encoding="utf-8")]
+    assert [p.relative_to(REPO).as_posix() for p in hits] == ["roofline/hardware/schema.py"]
+
+
+def test_every_hardware_module_is_small_and_declares_all() -> None:
+    for p in sorted((REPO / "roofline" / "hardware").glob("*.py")):
+        text = p.read_text(encoding="utf-8")
+        assert text.count("\n") <= 500, p.name
+        if p.name != "__init__.py":
+            assert "\n__all__ = [" in text, p.name

@@ -56,6 +56,7 @@ import pandas as pd
 
 from roofline.dtypes import canonical_dtype
 from roofline.errors import RooflineError
+from roofline.hardware.io import check_profile_text, profile_yaml  # noqa: F401 - the writer
 from roofline.latency.equation import layer_times
 
 #: columns a measurements CSV must have
@@ -830,46 +831,6 @@ def layer_comparison(df: pd.DataFrame, profile: Any, layer_tables: LayerTables, 
 
 
 # ------------------------------------------------------------------------ profile files
-
-
-def _sig(x: float, digits: int = 4) -> float:
-    return float(f"{x:.{digits}g}")
-
-
-def profile_yaml(data: Mapping[str, Any], header: str = "") -> str:
-    """A profile as YAML text (keys in the given order; numbers to 4 significant digits),
-    with ``header`` as a leading comment."""
-    import yaml
-
-    def clean(v: Any) -> Any:
-        if isinstance(v, Mapping):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, float):
-            return _sig(v)
-        return v
-
-    class Dumper(yaml.SafeDumper):
-        def ignore_aliases(self, data: Any) -> bool:  # the loader refuses anchors
-            return True
-
-    body = yaml.dump(clean(dict(data)), Dumper=Dumper, sort_keys=False, allow_unicode=True,
-                     width=96, default_flow_style=False)
-    comment = "".join(f"# {line}\n".replace("# \n", "#\n") for line in header.splitlines())
-    return comment + body
-
-
-def check_profile_text(text: str, path: str) -> None:
-    """Load ``text`` as the profile file ``path`` would be loaded (the same name), so a file
-    is written only when ``--hw`` will accept it; ProfileError otherwise."""
-    import tempfile
-
-    from roofline.hardware.registry import load_profile
-
-    name = Path(path).name if path and path != "-" else "profile.yaml"
-    with tempfile.TemporaryDirectory() as d:
-        p = Path(d) / name
-        p.write_text(text, encoding="utf-8")
-        load_profile(p)
 
 
 def fitted_profile(report: Mapping[str, Any], *, base: Any, dtype: str, source: str,

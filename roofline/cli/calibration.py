@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import click
 
 from roofline.cli.base import check_output, user_errors, write_output
 from roofline.errors import RooflineError
+from roofline.hardware.schema import check_profile_id
 
 # --------------------------------------------------------------------------- bench / measure / fit / validate
 # Calibration against real hardware: bench.py (this machine's roofs), measure.py (real latency),
@@ -54,9 +54,8 @@ def bench(output: str | None, profile_id: str | None, threads: int | None, devic
 
     if threads is not None:
         check_threads(threads)
-    if profile_id is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", profile_id):
-        raise RooflineError(f"--id {profile_id!r} is not a valid profile id; use letters, "
-                            "digits, '_', '-', '.'")
+    if profile_id is not None:
+        check_profile_id(profile_id, "--id")
     check_output(output)
     _progress("measuring: close other heavy programs for steadier numbers")
     if busy := b.busy_note(b.cpu_busy()):
