@@ -9,9 +9,9 @@ base peak at the variant's dtype and derives an *effective* bandwidth ``peak / r
 whose basis is the ridge point's; since the fit is valid only at the dtype it was made for,
 such a variant offers that dtype alone. A variant's name carries ``[name]`` (and ``fitted``).
 
-Validation reports every problem of a file at once: one line when there is one, else a
-first line ``<file>: N problems`` and one indented line per problem, each naming the field
-and what was expected.
+Validation reports every problem of a file at once, in one line as every user error is:
+``<file>: <problem>``, or ``<file>: N problems: (1) <problem> (2) <problem> ...``; each
+problem names the field and what was expected.
 """
 
 from __future__ import annotations
@@ -87,8 +87,8 @@ class _Reader:
         if len(self.problems) == 1:
             raise ProfileError(f"{self.src}: {self.problems[0]}")
         if self.problems:
-            lines = "".join(f"\n  {p}" for p in self.problems)
-            raise ProfileError(f"{self.src}: {len(self.problems)} problems{lines}")
+            listed = " ".join(f"({i}) {p}" for i, p in enumerate(self.problems, 1))
+            raise ProfileError(f"{self.src}: {len(self.problems)} problems: {listed}")
 
     def mapping(self, value: Any, field: str | None) -> Mapping[Any, Any]:
         if not isinstance(value, Mapping):
