@@ -622,3 +622,23 @@ def test_every_hardware_module_is_small_and_declares_all() -> None:
         assert text.count("\n") <= 500, p.name
         if p.name != "__init__.py":
             assert "\n__all__ = [" in text, p.name
+
+
+def test_builtin_files_cite_original_sources() -> None:
+    """Header comments list the URLs the figures come from; no file cites a path outside the
+    repository (a research note, a machine's directory)."""
+    for f in sorted(hw.builtin_dir().glob("*.yaml")):
+        text = f.read_text(encoding="utf-8")
+        header = [line for line in text.splitlines() if line.startswith("#")]
+        assert not any(bad in text for bad in ("/work/", "/home/", "/tmp/", "hardware.md",
+                                               "shared/reference")), f.name
+        if f.stem == "ci_x86_2core":  # written by a script, which its header names
+            assert "benchmarks/accuracy_local.py" in header[0]
+            continue
+        assert header[1].startswith("# Sources"), f.name
+        urls = [line.split()[1] for line in header[2:]]
+        assert urls and all(u.startswith("https://") for u in urls), f.name
+        cited = {fig.source for p in hw.list_profiles(pattern=f"{f.stem}*")
+                 if p.id.split(":")[0] == f.stem
+                 for fig in p.figures.values() if fig.source.startswith("https://")}
+        assert cited <= set(urls) | {u.rstrip(",") for u in urls}, (f.name, cited - set(urls))
