@@ -33,7 +33,13 @@ import pandas as pd
 
 from roofline.dtypes import FLOATING, TORCH_ITEMSIZE, canonical_dtype, dtype_bytes
 from roofline.errors import InputError, did_you_mean
-from roofline.graph.formulas import BATCH_NORMS, CLAMP_ACTIVATIONS, MAC_KINDS
+from roofline.graph.kinds import (
+    ANCHOR_KINDS,
+    BN_FOLD_TARGETS,
+    CLAMP_ACTIVATIONS,
+    EPILOGUE_KINDS,
+    FOLDABLE_NORMS,
+)
 from roofline.graph.records import OpRecord, Ref, Trace
 
 FUSION_POLICIES = ("none", "tflite", "full")
@@ -44,8 +50,8 @@ COLUMNS = [
     "output_bytes", "bytes", "intensity", "input_shape", "output_shape",
 ]
 
-_FOLD_ANCHORS = frozenset(k for k in MAC_KINDS if k.startswith(("conv", "dwconv")) or k == "linear")
-_EPILOGUE_KINDS = frozenset({"elementwise", "activation", "norm"})
+#: the largest count an int64 column holds; a table beyond it uses float64 (never wraps)
+_INT64_MAX = 2**63 - 1
 
 
 def check_fusion(policy: str) -> str:
@@ -67,7 +73,7 @@ class _Layer:
     @property
     def anchor(self) -> OpRecord:
         for o in self.ops:
-            if o.kind in MAC_KINDS:
+            if o.kind in ANCHOR_KINDS:
                 return o
         return self.ops[0]
 
@@ -75,14 +81,14 @@ class _Layer:
 def _merge_target(op: OpRecord, policy: str, layer: _Layer) -> bool:
     """Whether ``op`` may join ``layer`` (whose last output it reads) under ``policy``."""
     anchor = layer.anchor
-    if op.aten in BATCH_NORMS and anchor.kind in _FOLD_ANCHORS and not layer.folded_bn \
+    if op.aten in FOLDABLE_NORMS and anchor.kind in BN_FOLD_TARGETS and not layer.folded_bn \
             and len(layer.ops) == 1 and policy in ("tflite", "full"):
         return True
     if policy == "tflite":
         return op.aten in CLAMP_ACTIVATIONS and not layer.has_activation
     if policy == "full":
-        return op.kind in _EPILOGUE_KINDS and (
-            anchor.kind in MAC_KINDS or anchor.kind in _EPILOGUE_KINDS)
+        return op.kind in EPILOGUE_KINDS and (
+            anchor.kind in ANCHOR_KINDS or anchor.kind in EPILOGUE_KINDS)
     return False
 
 
@@ -121,7 +127,7 @@ def _group(trace: Trace, policy: str) -> list[_Layer]:
             layers.append(_Layer())
             target = len(layers) - 1
         layer = layers[target]
-        if layer.ops and op.aten in BATCH_NORMS and layer.anchor.kind in _FOLD_ANCHORS \
+        if layer.ops and op.aten in FOLDABLE_NORMS and layer.anchor.kind in BN_FOLD_TARGETS \
                 and len(layer.ops) == 1:
             layer.folded_bn = True
         if op.kind == "activation":
@@ -134,7 +140,8 @@ def _group(trace: Trace, policy: str) -> list[_Layer]:
 
 def _ref_bytes(r: Ref, size: float) -> float:
     if r.dtype in FLOATING:
-        return r.numel * size
+        # a complex element is two real ones
+        return r.numel * size * (2 if r.dtype.startswith("complex") else 1)
     return r.numel * TORCH_ITEMSIZE.get(r.dtype, 4)
 
 
@@ -173,7 +180,7 @@ def layer_table(trace: Trace, fusion: str = "tflite", dtype: str = "fp32",
         weights: dict[tuple, Ref] = {}
         inputs: dict[tuple, Ref] = {}
         for o in layer.ops:
-            folded = layer.folded_bn and o.aten in BATCH_NORMS
+            folded = layer.folded_bn and o.aten in FOLDABLE_NORMS
             for r in o.inputs:
                 if r.weight:
                     if not folded:
@@ -210,8 +217,13 @@ def layer_table(trace: Trace, fusion: str = "tflite", dtype: str = "fp32",
     cols = ["name", "module_type", "op", "ops", "macs", "params", "weight_bytes",
             "input_bytes", "output_bytes", "input_shape", "output_shape"]
     df = pd.DataFrame.from_records(rows, columns=cols)
-    df["macs"] = df["macs"].astype("int64")
-    df["params"] = df["params"].astype("int64")
+    for col in ("macs", "params"):
+        # int64 while every sum fits; beyond it float64, so a count never wraps negative
+        exact = sum(int(v) for v in df[col]) <= _INT64_MAX
+        df[col] = df[col].astype("int64" if exact else "float64")
+    for col in ("weight_bytes", "input_bytes", "output_bytes"):
+        if df[col].dtype == object:  # a count beyond int64: float64, never a wrapped int
+            df[col] = df[col].astype("float64")
     df["bytes"] = df["weight_bytes"] + df["input_bytes"] + df["output_bytes"]
     df["intensity"] = np.divide(df["macs"], df["bytes"], out=np.zeros(len(df)),
                                 where=df["bytes"].to_numpy() > 0)

@@ -5,39 +5,50 @@ aten op after autograd has decomposed composite ops. Meta tensors carry shapes, 
 dtypes but no data, so a model of a billion parameters at 8K resolution costs nothing.
 
 What is recorded for each op: its name, the module path it ran under (innermost module,
-from global forward hooks that are removed afterwards), its MACs and kind (``ops.py``), and
-every tensor operand it read and wrote as a :class:`Ref`: which tensor *version* (so the
-layer builder can follow data flow, in-place ops included), its shape and dtype, how many
-distinct elements the access touches (a broadcast view reads its storage once), and whether
-it is a weight — a parameter, a buffer, or anything computed from weights alone, which a
-deployed runtime constant-folds.
+from global forward hooks that are removed afterwards), its MACs and kind (``formulas.py``,
+``kinds.py``), and every tensor operand it read and wrote as a :class:`Ref`: which tensor
+*version* (so the layer builder can follow data flow, in-place writes into views included),
+its shape and dtype, how many distinct elements the access touches (a broadcast view reads
+its storage once, a gather reads the rows it picks), and whether it is a weight: a parameter,
+a buffer, or anything computed from weights alone, which a deployed runtime constant-folds.
+A tensor made in the forward (zeros, arange, randn) is an activation, not a weight: the
+input may flow into it, and random values are new on every call.
 
 Op roles: ``compute`` ops move bytes and become layers; ``view`` ops alias their input and
 move nothing; ``const`` ops read only weights and are folded away; ``alloc`` ops allocate
 without writing. ``scaled_dot_product_attention`` is recorded as one attention op, whatever
 kernel (or math decomposition) runs underneath.
 
-The user's model is never mutated: no hooks, buffers or attributes are left on it, its
-train/eval flags are restored, and a model with real weights is run through
-``torch.func.functional_call`` with meta stand-ins for its parameters.
+The user's model and inputs are never mutated (``torch_inputs.py``): no hooks, buffers or
+attributes are left on it, its train/eval flags and every module attribute are restored,
+a model with real weights is run through ``torch.func.functional_call`` with meta stand-ins
+for its parameters, and objects holding tensors are traced as copies.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten, tree_map
+from torch.utils._pytree import tree_flatten
 
-from roofline.graph import formulas as ops
 from roofline.errors import InputError, RooflineError, TraceError
+from roofline.graph import formulas as ops
+from roofline.graph import kinds
 from roofline.graph.records import OpRecord, Ref, Trace
+from roofline.graph.torch_inputs import (
+    InputSpec,
+    MetaCopier,
+    ModuleState,
+    make_args,
+    meta_call,
+)
 
 __all__ = ["Ref", "OpRecord", "Trace", "trace"]
 
@@ -90,6 +101,32 @@ def _tensors(tree: Any) -> list[torch.Tensor]:
     return []
 
 
+# ops that read only the rows/elements they gather from their first operand
+_ROW_GATHERS = frozenset({"embedding", "embedding_bag", "_embedding_bag",
+                          "_embedding_bag_forward_only"})
+_GATHERS = _ROW_GATHERS | {"index_select", "gather", "index", "take", "take_along_dim",
+                           "_unsafe_index"}
+
+
+def _gathered(name: str, src: Ref, args: tuple, out_list: list[torch.Tensor]) -> Ref:
+    """The source operand of a gather as it is read: the rows (or elements) it picks, at
+    most all of them, not the whole table (16 ids from a 50257x768 table read 16 rows)."""
+    shape = src.shape
+    if name in _ROW_GATHERS and len(args) > 1 and isinstance(args[1], torch.Tensor) \
+            and len(shape) >= 1:
+        row = math.prod(shape[1:])
+        numel = min(shape[0], args[1].numel()) * row
+    elif name == "index_select" and len(args) > 2 and isinstance(args[2], torch.Tensor) \
+            and shape:
+        dim = int(args[1]) % len(shape)
+        numel = src.numel // max(shape[dim], 1) * min(shape[dim], args[2].numel())
+    elif out_list:
+        numel = out_list[0].numel()
+    else:
+        return src
+    return replace(src, numel=min(src.numel, numel))
+
+
 @dataclass(slots=True)
 class _Info:
     value: int
@@ -127,6 +164,16 @@ class _Recorder:
         self.keep.append(t)
         return info
 
+    def write(self, t: torch.Tensor, weight: bool, params: tuple[int, ...] = ()) -> _Info:
+        """A new version of ``t``. A tensor that already exists (an in-place write, ``out=``)
+        gets it in its shared _Info, so every view of the same storage reads the new version:
+        ``buf[:, :3] = x`` makes ``buf`` an activation."""
+        info = self.info.get(id(t))
+        if info is None:
+            return self.register(t, weight, params)
+        info.value, info.weight, info.params = next(self.values), weight, params
+        return info
+
     def ref(self, t: torch.Tensor, info: _Info | None = None) -> Ref:
         if info is None:
             info = self.info.get(id(t))
@@ -142,20 +189,16 @@ class _Recorder:
         if st is None:
             schema = func._schema
             name = ops.base_name(schema.name)
-            hint = ""
-            if name in ops.ALLOC_OPS:
-                hint = "alloc"
-            elif name in ops.FACTORY_OPS:
-                hint = "factory"
-            elif name in ops.METADATA_OPS:
-                hint = "metadata"
+            kind = kinds.OP_KINDS.get(name, "")
+            role = kinds.KINDS[kind].role if kind else ""
             tags = getattr(func, "tags", ())
             st = _OpStatic(
                 aten=name,
-                view=bool(getattr(func, "is_view", False)) or name in ops.VIEW_OPS,
+                view=bool(getattr(func, "is_view", False)) or role == "view",
                 pointwise=torch.Tag.pointwise in tags,
-                role_hint=hint,
-                write_only_self=name in ops.WRITE_ONLY_SELF,
+                role_hint="fill" if kind == "fill" else role if role in ("alloc", "metadata")
+                else "",
+                write_only_self=name in kinds.WRITE_ONLY_SELF,
             )
             self.static[func] = st
         return st
@@ -170,7 +213,9 @@ class _Recorder:
             in_list += [t for k, v in kwargs.items() if k != "out" for t in _tensors(v)]
             seen = {id(t) for t in out_list}
             out_list += [t for t in _tensors(kwargs.get("out")) if id(t) not in seen]
-        if st.write_only_self and in_list:
+        if (st.write_only_self or st.role_hint == "fill") and in_list:
+            # an in-place write that does not read its target, or a fill whose first tensor
+            # argument is only a template (zeros_like, new_zeros) or its target (fill_)
             in_list = in_list[1:]
         module, module_type = self.stack[-1]
 
@@ -178,21 +223,25 @@ class _Recorder:
             src = self.info.get(id(in_list[0])) or self.register(in_list[0], True)
             outs = []
             for t in out_list:
-                self.info[id(t)] = src
-                self.keep.append(t)
+                self.info[id(t)] = src   # one _Info per storage: a write to a view is seen
+                self.keep.append(t)      # by every alias (see write())
                 outs.append(self.ref(t, src))
             self._append(st.aten, "view", "view", module, module_type, 0,
                          (self.ref(in_list[0], src),), tuple(outs))
             return
 
         in_refs = tuple(self.ref(t) for t in in_list)
+        if st.aten in _GATHERS and in_refs:
+            in_refs = (_gathered(st.aten, in_refs[0], args, out_list), *in_refs[1:])
         if st.role_hint == "alloc":
-            outs = tuple(self.ref(t, self.register(t, False)) for t in out_list)
+            outs = tuple(self.ref(t, self.write(t, False)) for t in out_list)
             self._append(st.aten, "alloc", "alloc", module, module_type, 0, (), outs)
             return
-        if st.role_hint == "factory" or all(r.weight for r in in_refs):
+        if st.role_hint != "fill" and in_refs and all(r.weight for r in in_refs):
+            # reads weights only (parameters, buffers, or tensors derived from them alone):
+            # a deployed runtime computes it once, ahead of time
             params = tuple(sorted({p for r in in_refs for p in r.params}))
-            outs = tuple(self.ref(t, self.register(t, True, params)) for t in out_list)
+            outs = tuple(self.ref(t, self.write(t, True, params)) for t in out_list)
             self._append(st.aten, "const", "const", module, module_type, 0, in_refs, outs)
             return
 
@@ -200,9 +249,10 @@ class _Recorder:
         try:
             kind, macs, known = ops.describe(st.aten, args, kwargs, out, st.pointwise,
                                              weight_operand)
-        except Exception:  # a formula that cannot read this call's arguments
-            kind, macs, known = "unknown", 0, False
-        outs = tuple(self.ref(t, self.register(t, False)) for t in out_list)
+        except ops.FormulaError as e:
+            where = f" in module {module!r}" if module else ""
+            raise TraceError(f"{e}{where}; this is a bug in roofline.graph.formulas") from e
+        outs = tuple(self.ref(t, self.write(t, False)) for t in out_list)
         self._append(st.aten, kind, "compute", module, module_type, macs, in_refs, outs, known)
 
     def record_attention(self, args: tuple, kwargs: dict, out: torch.Tensor) -> None:
@@ -297,10 +347,6 @@ class _AttentionRecorder(TorchFunctionMode):
 
 
 # --------------------------------------------------------------------------- entry point
-
-InputSpec = Sequence[int] | Sequence[Sequence[int]]
-
-
 def trace(
     model: nn.Module,
     input_shape: InputSpec | None = None,
@@ -318,20 +364,23 @@ def trace(
     """
     if not isinstance(model, nn.Module):
         raise InputError(f"expected an nn.Module to trace, got {type(model).__name__}")
-    args = _make_args(input_shape, inputs, dtype)
-    kw = tree_map(_to_meta, kwargs or {})
+    to_meta = MetaCopier()
+    args = to_meta.tree(make_args(input_shape, inputs, dtype))
+    kw = to_meta.tree(kwargs or {})
 
     rec = _Recorder()
-    call, state, used = _meta_call(model)
+    call, state, used = meta_call(model)
     params, buffers = _register_weights(model, rec, used)
-    for leaf in tree_flatten((args, kw))[0]:
-        if isinstance(leaf, torch.Tensor):
-            rec.register(leaf, False)
-    input_refs = tuple(rec.ref(t) for t in tree_flatten((args, kw))[0]
-                       if isinstance(t, torch.Tensor))
+    input_tensors = [t for t in tree_flatten((args, kw))[0] if isinstance(t, torch.Tensor)]
+    input_tensors += to_meta.held   # tensors inside objects (a KV-cache object in kwargs)
+    for t in input_tensors:
+        if id(t) not in rec.info:   # one tensor passed as several inputs stays one tensor
+            rec.register(t, False)
+    input_refs = tuple(rec.ref(t) for t in input_tensors)
 
     names = {id(m): n for n, m in model.named_modules()}
     training = [(m, m.training) for m in model.modules()]
+    saved = ModuleState(model)
 
     def pre_hook(module: nn.Module, _args: Any) -> None:
         name = names.get(id(module))
@@ -362,6 +411,7 @@ def trace(
             h.remove()
         for m, flag in training:
             m.training = flag
+        saved.restore()
 
     out_refs = tuple(rec.ref(t) for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor))
     return Trace(
@@ -373,37 +423,6 @@ def trace(
         buffers=buffers,
         meta={"input_shapes": [list(r.shape) for r in input_refs]},
     )
-
-
-def _make_args(input_shape: InputSpec | None, inputs: Any, dtype: torch.dtype) -> tuple:
-    if (input_shape is None) == (inputs is None):
-        raise InputError("give exactly one of input_shape (e.g. (1, 3, 224, 224)) or inputs")
-    if inputs is not None:
-        args = inputs if isinstance(inputs, tuple) else (inputs,)
-        return tree_map(_to_meta, args)
-    shapes = _normalise_shapes(input_shape)
-    return tuple(torch.empty(s, dtype=dtype, device="meta") for s in shapes)
-
-
-def _normalise_shapes(spec: Any) -> list[tuple[int, ...]]:
-    def is_shape(s: Any) -> bool:
-        return isinstance(s, (tuple, list, torch.Size)) and all(
-            isinstance(d, int) and not isinstance(d, bool) for d in s)
-
-    shapes = [spec] if is_shape(spec) else list(spec) if isinstance(spec, (list, tuple)) else None
-    if not shapes or not all(is_shape(s) and len(s) > 0 for s in shapes):
-        raise InputError(f"input shape {spec!r} is not a shape; expected e.g. (1, 3, 224, 224)")
-    for s in shapes:
-        if any(d <= 0 for d in s):
-            raise InputError(f"input shape {tuple(s)} has a dimension <= 0; every dim must be positive")
-    return [tuple(s) for s in shapes]
-
-
-def _to_meta(x: Any) -> Any:
-    if isinstance(x, torch.Tensor) and x.device.type != "meta":
-        return torch.empty_strided(x.shape, x.stride(), dtype=x.dtype, device="meta")
-    return x
-
 
 def _register_weights(model: nn.Module, rec: _Recorder,
                       used: dict[int, torch.Tensor]) -> tuple[list[tuple[str, int]], int]:
@@ -417,30 +436,6 @@ def _register_weights(model: nn.Module, rec: _Recorder,
         rec.register(used.get(id(b), b), True)
         buffers += b.numel()
     return params, buffers
-
-
-def _meta_call(model: nn.Module) -> tuple[Any, dict[str, torch.Tensor] | None,
-                                          dict[int, torch.Tensor]]:
-    """How to call the model: directly when it lives on meta, else with meta stand-ins.
-
-    Returns the call, its state argument, and id(original weight) -> the tensor the forward
-    will actually read.
-    """
-    tensors = list(itertools.chain(model.parameters(), model.buffers()))
-    if all(t.device.type == "meta" for t in tensors):
-        return (lambda _state, a, k: model(*a, **k)), None, {}
-    # real weights: substitute meta tensors for the call (functional_call restores them)
-    from torch.func import functional_call
-
-    stand_ins: dict[int, torch.Tensor] = {}
-    state: dict[str, torch.Tensor] = {}
-    for name, t in itertools.chain(model.named_parameters(remove_duplicate=False),
-                                   model.named_buffers(remove_duplicate=False)):
-        if id(t) not in stand_ins:
-            stand_ins[id(t)] = torch.empty_like(t, device="meta")
-        state[name] = stand_ins[id(t)]
-    return (lambda s, a, k: functional_call(model, s, a, k, strict=False)), state, stand_ins
-
 
 def _explain_failure(model: nn.Module, rec: _Recorder, e: Exception) -> str:
     where = rec.last_entered or "the root module"

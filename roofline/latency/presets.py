@@ -42,8 +42,8 @@ import pandas as pd
 
 from roofline.dtypes import canonical_dtype
 from roofline.errors import InputError, did_you_mean
+from roofline.graph.kinds import MAC_KINDS
 from roofline.latency.equation import HOLDS, device_at, layer_latencies, sweep
-from roofline.graph.formulas import MAC_KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
     from roofline.hardware.registry import Roof

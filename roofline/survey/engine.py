@@ -409,34 +409,19 @@ def _compare(trace: Any, macs: int, folded: int, fcm: dict[str, Any]) -> dict[st
             "fcm_error": note}
 
 
-class _Shaped:
-    """A stand-in for a tensor, made from a recorded operand, for the MAC formulas."""
-
-    def __init__(self, shape: Sequence[int]) -> None:
-        self.shape = tuple(shape)
-
-    def numel(self) -> int:
-        return math.prod(self.shape)
-
-    def dim(self) -> int:
-        return len(self.shape)
-
-
 def folded_macs(trace: Any) -> int:
     """MACs of the contractions that read only weights and constants (``const`` ops): a
     deployed runtime computes them once, ahead of time, so the trace gives them 0 MACs;
     FlopCounterMode counts them. (A Swin-V2 position-bias MLP, a one-hot position lookup.)"""
-    from roofline.graph.formulas import MAC_FORMULAS
+    from roofline.graph.formulas import FORMULAS, FormulaError, macs_of  # deferred: heavy import
 
     total = 0
     for o in trace.ops:
-        fn = MAC_FORMULAS.get(o.aten)
-        if o.role != "const" or fn is None or not o.outputs:
+        if o.role != "const" or o.aten not in FORMULAS or not o.outputs:
             continue
         try:
-            total += int(fn(tuple(_Shaped(r.shape) for r in o.inputs), {},
-                            _Shaped(o.outputs[0].shape)))
-        except Exception:  # an operand layout the formula cannot read from shapes alone
+            total += macs_of(o.aten, tuple(r.shape for r in o.inputs), {}, o.outputs[0].shape)
+        except FormulaError:  # an operand layout the formula cannot read from shapes alone
             continue
     return total
 
