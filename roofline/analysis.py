@@ -1,35 +1,53 @@
 """The public entry point: a model and a device in, the layer table and totals out.
 
-``analyze`` walks the data flow once: resolve the model (zoo), trace it on meta (trace),
-build the layer table under a fusion policy (layers), and put it on a device's roofline
-(model). The result keeps numbers as numbers; rendering is ``report.py``'s job.
+``analyze`` walks the data flow once: resolve the model and its input (one resolver for
+every command: :func:`model_input`), trace it on meta, build the layer table under a fusion
+policy, and put it on a device's roofline. The result keeps numbers as numbers; its
+``repr`` is a short summary, ``_repr_html_`` a notebook view and :meth:`Analysis.by_module`
+a rollup by module depth (fvcore's table by depth). Rendering for files is ``render``'s job.
 """
 
 from __future__ import annotations
 
+import html
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from roofline import __version__
+from roofline import cache as trace_cache
 from roofline.dtypes import canonical_dtype
-from roofline.errors import InputError
+from roofline.errors import InputError, NoInputShapeError
+from roofline.graph.layers import check_fusion, layer_table
 from roofline.hardware.profile import HardwareProfile, Roof
 from roofline.hardware.registry import get_profile
-from roofline.graph.layers import check_fusion, layer_table
 from roofline.latency.equation import layer_times, totals
+from roofline.models.zoo import ModelSource, check_batch, check_form, check_resolution, resolve
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch.nn as nn
 
     from roofline.graph.records import Trace
-    from roofline.models.zoo import ModelSource
+
+__all__ = ["Analysis", "analyze", "trace_model", "resolve_roof", "model_input", "ROOT_NAME"]
+
+#: the layer name of ops called in the model's own forward (module path '')
+ROOT_NAME = "(model)"
+#: the columns :meth:`Analysis.by_module` sums
+_SUMMED = ("macs", "params", "weight_bytes", "input_bytes", "output_bytes", "bytes",
+           "compute_s", "memory_s", "latency_s")
 
 
-@dataclass
+@dataclass(repr=False)
 class Analysis:
-    """One model on one device: the layer table, the totals and how they were made."""
+    """One model on one device: the layer table, the totals and how they were made.
+
+    ``print(a)`` gives a short summary; ``a.layers`` is the layer table (a DataFrame),
+    ``a.totals`` the sums, ``a.top(k)`` the costliest layers, ``a.by_module(depth)`` a
+    rollup by module path and ``a.to_dict()`` the JSON contract."""
 
     model: str
     layers: pd.DataFrame
@@ -55,6 +73,64 @@ class Analysis:
         """The k costliest layers (by predicted time on the device, else by MACs)."""
         key = "latency_s" if "latency_s" in self.layers else "macs"
         return self.layers.sort_values(key, ascending=False, kind="stable").head(k)
+
+    def by_module(self, depth: int = 1) -> pd.DataFrame:
+        """Layers summed by module path cut at ``depth`` ("blocks.1.0.conv" at depth 2 is
+        "blocks.1"): ``layers`` counted, MACs, params, bytes and (on a device) time, with each
+        module's share of the total, in the order the modules first run. Ops called in the
+        model's own forward form the row ``(model)``."""
+        if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
+            raise InputError(f"depth must be a positive integer, got {depth!r}")
+        names = self.layers["name"]
+        key = names.where(names == ROOT_NAME, names.str.split(".").str[:depth].str.join("."))
+        cols = [c for c in _SUMMED if c in self.layers]
+        out = self.layers[cols].groupby(key.rename("module"), sort=False).sum()
+        out.insert(0, "layers", key.value_counts(sort=False).reindex(out.index))
+        share = "latency_s" if "latency_s" in out else "macs"
+        total = out[share].sum()
+        out[f"share_of_{'time' if share == 'latency_s' else 'macs'}"] = \
+            out[share] / total if total else 0.0
+        return out.reset_index()
+
+    def summary_lines(self) -> list[str]:
+        """The summary: model, input, device, totals, per image when batched."""
+        t = self.totals
+        shape = " + ".join("x".join(map(str, s)) for s in self.input_shapes)
+        head = f"{self.model}" + (f" ({self.family})" if self.family else "")
+        lines = [f"{head}, input {shape}, {self.dtype}, fusion {self.fusion}"]
+        if self.roof is not None:
+            r = self.roof
+            lines.append(f"on {r.hardware_id} ({r.name}, {r.basis}): peak "
+                         f"{_si(r.peak_macs_per_s)}MAC/s, DRAM {_si(r.mem_bw_bytes_per_s)}B/s, "
+                         f"ridge point {r.ridge_point:.3g} MACs/B")
+        lines.append(f"{_si(t['macs'])}MACs, {_si(t['params']).strip()} params, {t['layers']} layers, "
+                     f"{_si(t['bytes'])}B moved, intensity {t['intensity']:.3g} MACs/B")
+        if "latency_s" in t:
+            lines.append(f"predicted {t['latency_s'] * 1e3:.4g} ms, memory-bound "
+                         f"{t['memory_bound_fraction']:.0%} of the time")
+        if self.batch > 1:
+            per = f"per image (batch {self.batch}): {_si(t['macs_per_image'])}MACs"
+            if "latency_per_image_s" in t:
+                per += (f", {t['latency_per_image_s'] * 1e3:.4g} ms, "
+                        f"{_si(t['images_per_s']).strip()} images/s")
+            lines.append(per)
+        return lines
+
+    def __repr__(self) -> str:
+        """A short summary (not the layer table): what ``print(a)`` shows."""
+        lines = self.summary_lines()
+        return "\n".join([f"<Analysis {lines[0]}>", *("  " + x for x in lines[1:]),
+                          "  .layers .totals .top(k) .by_module(depth) .to_dict()"])
+
+    def _repr_html_(self) -> str:
+        """The notebook view: the summary, then the ten costliest layers."""
+        lines = self.summary_lines()
+        cols = [c for c in ("name", "op", "macs", "bytes", "intensity", "latency_s", "bound")
+                if c in self.layers]
+        top = self.top(10)[cols].to_html(float_format=lambda x: f"{x:.4g}", border=0)
+        return (f"<div><b>{html.escape(lines[0])}</b><br>"
+                + "<br>".join(html.escape(x) for x in lines[1:])
+                + f"<br><i>top {min(10, len(self.layers))} layers</i>{top}</div>")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; the contract of ``--format json``."""
@@ -142,6 +218,7 @@ def analyze(
                                   input_shape=input_shape, inputs=inputs, kwargs=kwargs,
                                   cache=cache, form=form)
     layers = layer_table(tr, fusion=fusion, dtype=d, weight_dtype=wd)
+    layers["name"] = layers["name"].where(layers["name"] != "", ROOT_NAME)
     if roof is not None:
         layers = layer_times(layers, roof)
     tot = totals(layers)
@@ -149,6 +226,12 @@ def analyze(
     used = int(layers["params"].sum())
     if used != tr.param_count:
         tot["params_unused"] = tr.param_count - used
+    n = meta.get("batch", batch)
+    if n > 1:  # per image: what a paper's single-image figures compare with
+        tot["macs_per_image"] = tot["macs"] / n
+        if "latency_s" in tot:
+            tot["latency_per_image_s"] = tot["latency_s"] / n
+            tot["images_per_s"] = n / tot["latency_s"] if tot["latency_s"] else math.inf
     return Analysis(
         model=label, layers=layers, totals=tot, dtype=d, weight_dtype=wd, fusion=fusion,
         input_shapes=[list(r.shape) for r in tr.inputs], unsupported=tr.unsupported(),
@@ -165,9 +248,6 @@ def trace_model(model: str | nn.Module, *, resolution: int | None = None, batch:
     A named model traced from shapes alone is looked up in the trace cache first; a hit
     imports neither torch nor timm.
     """
-    from roofline import cache as trace_cache
-    from roofline.models.zoo import check_batch, check_form, check_resolution
-
     check_form(form)
     if resolution is not None:
         check_resolution(resolution)
@@ -193,17 +273,66 @@ def _is_shape_list(x: Any) -> bool:
     return isinstance(x, (list, tuple)) and bool(x) and isinstance(x[0], (list, tuple))
 
 
+def _check_shape(shape: Any, label: str) -> tuple[int, ...] | list[tuple[int, ...]]:
+    """A shape (or a list of shapes) of positive integers; InputError naming the model."""
+    shapes = shape if _is_shape_list(shape) else [shape]
+    out = []
+    for s in shapes:
+        if not isinstance(s, Sequence) or isinstance(s, str) or not s or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in s):
+            raise InputError(f"{label}: input shape {shape!r} is not a shape of positive "
+                             "integers, e.g. (1, 3, 224, 224)")
+        out.append(tuple(s))
+    return out if _is_shape_list(shape) else out[0]
+
+
+def model_input(src: ModelSource | None, module: Any, *, label: str,
+                resolution: int | None = None, batch: int = 1, input_shape: Any = None
+                ) -> tuple[Any, dict[str, Any]]:
+    """THE input resolver, for every command: (input shape, Analysis fields: resolution and
+    batch). In order: an explicit ``input_shape`` (its first dim is the batch); a
+    ``resolution`` (batch x channels x res x res); what the model declares (its factory
+    returned ``(model, input_shape)``, or the module has an ``input_shape`` attribute; dim 0
+    becomes ``batch`` when batch > 1); the source's default resolution (the zoo's, timm's).
+    Otherwise :class:`NoInputShapeError`, which a command re-words with its own options."""
+    if input_shape is not None:
+        shape = _check_shape(input_shape, label)
+        first = shape[0] if _is_shape_list(shape) else shape
+        return shape, ({"batch": first[0]} if len(first) >= 2 else {})
+    if resolution is not None or (src is not None and src.resolution is not None):
+        if src is None:
+            check_resolution(resolution)
+            check_batch(batch)
+            return (batch, 3, resolution, resolution), {"resolution": resolution}
+        shape = src.input_shape(resolution, batch)
+        return shape, {"resolution": shape[-1]}
+    declared = src.declared.get("input_shape") if src is not None else None
+    if declared is None:
+        declared = getattr(module, "input_shape", None)
+    if declared is None:
+        raise NoInputShapeError(label)
+    shape = _check_shape(declared, label)
+    if batch > 1 and not _is_shape_list(shape):
+        shape = (batch, *shape[1:])
+    first = shape[0] if _is_shape_list(shape) else shape
+    found = {"batch": first[0]}
+    if len(first) == 4 and first[-1] == first[-2]:
+        found["resolution"] = first[-1]
+    return shape, found
+
+
 def _trace(model: Any, resolution: int | None, batch: int, input_shape: Any, inputs: Any,
            kwargs: dict[str, Any] | None,
            form: str = "inference") -> tuple[str, Trace, dict[str, Any]]:
     """Resolve and trace a model; (label, trace, Analysis fields describing the source)."""
-    from roofline.graph.torch_trace import trace
-    from roofline.models.zoo import check_batch, check_resolution, resolve
+    from roofline.graph.torch_trace import trace  # deferred: heavy import (torch)
 
+    src: ModelSource | None = None
     if isinstance(model, str):
-        src: ModelSource = resolve(model)
-        if input_shape is None and inputs is None:  # a bad resolution fails before the build
-            src.input_shape(resolution, batch)
+        src = resolve(model)
+        if input_shape is None and inputs is None and (resolution is not None
+                                                       or src.resolution is not None):
+            src.input_shape(resolution, batch)  # a bad resolution fails before the build
         module = src.build(form)
         meta: dict[str, Any] = {"source": src.kind, "batch": batch, "form": form}
         if src.entry is not None:
@@ -211,21 +340,27 @@ def _trace(model: Any, resolution: int | None, batch: int, input_shape: Any, inp
             p = src.entry.published
             meta["published"] = {"top1": p.top1, "params_m": p.params_m, "macs_g": p.macs_g,
                                  "source": p.source}
-        if input_shape is None and inputs is None:
-            input_shape = src.input_shape(resolution, batch)
-            meta["resolution"] = input_shape[-1]
         label = src.label
     else:
         module = model
         label = type(model).__name__
         meta = {"source": "module", "batch": batch}
-        if input_shape is None and inputs is None:
-            if resolution is None:
-                raise InputError(
-                    f"{label}: pass input_shape=(1, 3, H, W), inputs=... or resolution=")
-            check_resolution(resolution)
-            check_batch(batch)
-            input_shape = (batch, 3, resolution, resolution)
-            meta["resolution"] = resolution
+    if inputs is None:
+        input_shape, found = model_input(src, module, label=label, resolution=resolution,
+                                         batch=batch, input_shape=input_shape)
+        meta.update(found)
     tr = trace(module, input_shape, inputs=inputs, kwargs=kwargs)
     return label, tr, meta
+
+
+_SI = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def _si(value: float) -> str:
+    """1.08e9 -> '1.08 G' (three significant digits; the unit follows)."""
+    if value is None or not math.isfinite(value):
+        return "- "
+    for scale, prefix in _SI:
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}"
+    return f"{value:.3g} "

@@ -32,6 +32,16 @@ class InputError(RooflineError):
     """A bad argument: resolution, batch, dtype, fusion policy, format, input shape."""
 
 
+class NoInputShapeError(InputError):
+    """A model with no default input size was given none; ``label`` names the model, and a
+    command re-words the message with the options it has."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        super().__init__(f"{label} has no default input size; give a resolution or an input "
+                         "shape, or let its factory return (model, input_shape)")
+
+
 class TraceError(RooflineError):
     """The model's forward could not be run on the meta device."""
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import click
 
 from roofline.cli.base import check_output, user_errors, write_output
+from roofline.hardware.registry import get_profile, list_profiles
+from roofline.render.report import hardware_list_text, hardware_text, to_json
+
+__all__ = ["hw", "hw_list", "hw_show"]
 
 # --------------------------------------------------------------------------- hw
 
@@ -21,9 +25,6 @@ def hw() -> None:
 @user_errors
 def hw_list(fmt: str, output: str | None) -> None:
     """Every registered device at its default dtype (variants included)."""
-    from roofline.hardware.registry import list_profiles
-    from roofline.render.report import hardware_list_text
-
     check_output(output)
     write_output(output, hardware_list_text(list_profiles(), fmt))
 
@@ -35,8 +36,5 @@ def hw_list(fmt: str, output: str | None) -> None:
 @user_errors
 def hw_show(hardware_id: str, fmt: str) -> None:
     """One device: every figure with its basis, source and note, and its ridge points."""
-    from roofline.hardware.registry import get_profile
-    from roofline.render.report import hardware_text, to_json
-
     p = get_profile(hardware_id)
     click.echo(to_json(p.to_dict()) if fmt == "json" else hardware_text(p))

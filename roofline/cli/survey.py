@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import click
 
 from roofline.cli.base import check_output, user_errors, write_output
+from roofline.cli.options import GreedyOptions
 from roofline.errors import RooflineError
 
 # ---- survey
@@ -20,31 +20,12 @@ from roofline.errors import RooflineError
 SURVEY_FORMATS = ["table", "csv", "json", "parquet", "markdown"]
 _SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".md": "markdown",
                    ".txt": "table"}
-_NEGATIVE_NUMBER = re.compile(r"-\d+(\.\d*)?")
 
 
-class _GreedyOptions(click.Command):
-    """Lets ``--hw a b c`` and ``-r 224 256`` take several values, as a user types them:
-    every word up to the next option belongs to the option (``--hw a --hw b`` also works)."""
+class _GreedyOptions(GreedyOptions):
+    """``--hw a b c`` and ``-r 224 256`` take several values (see GreedyOptions)."""
 
     greedy = ("--hw", "--resolution", "-r")
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        out: list[str] = []
-        owner: str | None = None
-        first = False
-        for i, a in enumerate(args):
-            if a == "--":
-                out += args[i:]
-                break
-            if owner and (first or not a.startswith("-") or _NEGATIVE_NUMBER.fullmatch(a)):
-                out += [a] if first else [owner, a]
-                first = False
-                continue
-            owner = a if a in self.greedy else None
-            first = owner is not None
-            out.append(a)
-        return super().parse_args(ctx, out)
 
 
 class _SurveyProgress:

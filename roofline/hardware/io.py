@@ -39,7 +39,7 @@ class _YamlRefused(Exception):
 @functools.cache
 def _loader() -> type:
     """A SafeLoader that refuses anchors/aliases (no YAML bombs) and duplicate keys."""
-    import yaml
+    import yaml  # deferred: imported when a profile is first read or written
 
     class StrictLoader(yaml.SafeLoader):
         def compose_node(self, parent: Any, index: Any) -> Any:
@@ -64,7 +64,7 @@ def _loader() -> type:
 
 def _parse_yaml(text: str, src: str) -> Any:
     """Parsed YAML, or a one-line ProfileError with the line number."""
-    import yaml
+    import yaml  # deferred: imported when a profile is first read or written
 
     try:
         return yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
@@ -133,7 +133,7 @@ def _sig(x: float, digits: int = 4) -> float:
 def profile_yaml(data: Mapping[str, Any], header: str = "") -> str:
     """A profile as YAML text (keys in the given order; numbers to 4 significant digits),
     with ``header`` as a leading comment."""
-    import yaml
+    import yaml  # deferred: imported when a profile is first read or written
 
     def clean(v: Any) -> Any:
         if isinstance(v, Mapping):

@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from roofline.errors import InputError, RooflineError, TraceError, UnknownModelError, did_you_mean
+from roofline.errors import (InputError, NoInputShapeError, RooflineError, TraceError,
+                             UnknownModelError, did_you_mean)
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch.nn as nn
@@ -392,6 +393,8 @@ class ModelSource:
     in_chans: int = 3
     entry: ZooEntry | None = None
     kind: str = "zoo"  # zoo | timm | file
+    #: what the last build declared: "input_shape" when a factory returned (model, shape)
+    declared: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def build(self, form: str = "inference") -> nn.Module:
         """A fresh module in the given form (see the module docstring)."""
@@ -402,9 +405,7 @@ class ModelSource:
         """(batch, channels, H, W) at the given or default resolution."""
         res = self.resolution if resolution is None else resolution
         if res is None:
-            raise InputError(
-                f"{self.label} has no default input size; pass --resolution or --input-shape"
-            )
+            raise NoInputShapeError(self.label)
         if self.entry is not None:
             self.entry.check_resolution(res)
         else:
@@ -525,6 +526,8 @@ def _resolve_file(spec: str) -> ModelSource:
     if not factory.isidentifier():
         raise UnknownModelError(f"{factory!r} in {spec!r} is not a Python name; expected path/to/file.py:factory")
 
+    declared: dict[str, Any] = {}
+
     def build(form: str = "inference") -> nn.Module:  # the factory decides the form
         import torch
 
@@ -547,11 +550,15 @@ def _resolve_file(spec: str) -> ModelSource:
                 model = fn()
         except Exception as e:
             raise TraceError(f"{path_s}:{factory}() raised {type(e).__name__}: {e}") from e
+        declared.pop("input_shape", None)
+        if isinstance(model, tuple) and len(model) == 2 and isinstance(model[0], torch.nn.Module):
+            model, declared["input_shape"] = model  # a factory may return (model, input_shape)
         if not isinstance(model, torch.nn.Module):
-            raise TraceError(f"{path_s}:{factory}() returned {type(model).__name__}, expected an nn.Module")
+            raise TraceError(f"{path_s}:{factory}() returned {type(model).__name__}, expected an "
+                             "nn.Module or (nn.Module, input_shape)")
         return model.eval()
 
-    return ModelSource(spec, build, None, kind="file")
+    return ModelSource(spec, build, None, kind="file", declared=declared)
 
 
 # --------------------------------------------------------------------------- sources

@@ -181,9 +181,16 @@ def analysis_text(a: Analysis, top: int = 10) -> str:
             f"          predicted latency {ms(t['latency_s'])} ms   memory-bound "
             f"{t['memory_bound_fraction']:.0%} of the time ({t['memory_bound_layers']} of "
             f"{t['layers']} layers)")
+    if a.batch > 1:
+        per = f"          per image (batch {a.batch}): {si(t['macs_per_image'], 'MACs')}"
+        if "latency_per_image_s" in t:
+            per += (f", {ms(t['latency_per_image_s'])} ms, throughput "
+                    f"{si(t['images_per_s'])} images/s")
+        lines.append(per)
     if a.published and a.published.get("macs_g"):
         p = a.published
-        lines.append(f"          paper: {p['params_m']} M params, {p['macs_g']} G MACs, "
+        each = " per image" if a.batch > 1 else ""
+        lines.append(f"          paper{each}: {p['params_m']} M params, {p['macs_g']} G MACs, "
                      f"top-1 {p['top1']}%")
     if top > 0:
         rows, headers, align = _top_rows(a, top)
@@ -213,6 +220,11 @@ def analysis_markdown(a: Analysis, top: int = 10) -> str:
     if "latency_s" in t:
         summary += [["predicted latency", f"{ms(t['latency_s'])} ms"],
                     ["memory-bound share", f"{t['memory_bound_fraction']:.0%}"]]
+    if a.batch > 1:
+        summary.append([f"MACs per image (batch {a.batch})", si(t["macs_per_image"])])
+        if "latency_per_image_s" in t:
+            summary += [["latency per image", f"{ms(t['latency_per_image_s'])} ms"],
+                        ["throughput", f"{si(t['images_per_s'])} images/s"]]
     lines += [markdown_table(summary, ["total", "value"], "lr"), ""]
     if top > 0:
         rows, headers, align = _top_rows(a, top)
