@@ -25,7 +25,7 @@ import numpy as np
 from roofline.models import zoo
 from roofline.analysis import analyze
 from roofline.latency.equation import sweep
-from roofline.latency.presets import DEFAULT, PAPER
+from roofline.latency.presets import DEFAULT_PRESET, PAPER_PRESET
 
 BUDGET_S = 0.2
 
@@ -50,7 +50,7 @@ def main() -> None:
     print(f"{len(names)} zoo models x {len(grid)} ridge points; numpy {np.__version__}, "
           f"python {platform.python_version()}, {platform.processor() or platform.machine()}")
     worst = 0.0
-    for preset in (PAPER, DEFAULT):
+    for preset in (PAPER_PRESET, DEFAULT_PRESET):
         t0 = time.perf_counter()
         kwargs = preset.analyze_kwargs()
         tables = {n: analyze(n, **kwargs).layers for n in names}

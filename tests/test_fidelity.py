@@ -6,14 +6,14 @@ and tracing with fvcore takes about a second each); `make fidelity` recomputes a
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from roofline.models import fidelity
-
-from roofline.models import zoo
 from roofline.analysis import analyze
+from roofline.cli.zoo import fidelity_document, fidelity_stale
+from roofline.models import fidelity, zoo
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "fidelity.md"
 
@@ -30,8 +30,8 @@ def rows(text: str) -> list[fidelity.Row]:
 
 
 def test_the_committed_file_is_up_to_date(text: str, rows):
-    fresh = fidelity.render(rows)
-    assert fresh == text, fidelity.stale(DOC) or "docs/fidelity.md differs; run `make fidelity`"
+    fresh = fidelity_document(rows)
+    assert fresh == text, fidelity_stale(DOC) or "docs/fidelity.md differs; run `make fidelity`"
 
 
 def test_every_entry_has_fvcore_counts(rows):
@@ -72,18 +72,31 @@ def test_rounding_is_told_apart_from_a_real_gap(rows):
     assert fidelity.explanation(by["mobilenetv2_100"], "params_m") is None       # 3.505 vs 3.5
 
 
+def test_gap_causes_take_their_numbers_from_the_counts(rows):
+    by = {r.entry.name: r for r in rows}
+    r = by["mnv4_conv_medium"]
+    text = fidelity.explanation(r, "macs_g")
+    assert f"weights alone come to {r.ours.weight_params / 1e6:.3g} M" in text
+    assert f"its MACs to {r.ours.macs / 1e9:.3g} G" in text
+    more = dataclasses.replace(r, ours=dataclasses.replace(r.ours, macs=2 * r.ours.macs))
+    assert f"its MACs to {2 * r.ours.macs / 1e9:.3g} G" in fidelity.explanation(more, "macs_g")
+    t8 = by["fastvit_t8"]
+    assert f"has {t8.ours.params / 1e6:.2f} M parameters" in fidelity.explanation(t8, "params_m")
+    assert f"({t8.training.params / 1e6:.2f} M)" in fidelity.explanation(t8, "params_m")
+
+
 def test_a_stale_file_is_reported(tmp_path: Path, text: str):
     bad = tmp_path / "fidelity.md"
     bad.write_text(text.replace("| mnv4_conv_small | MobileNetV4 | 224 | 3.774 |",
                                 "| mnv4_conv_small | MobileNetV4 | 224 | 3.999 |", 1))
-    msg = fidelity.stale(bad)
+    msg = fidelity_stale(bad)
     assert msg is not None and "out of date" in msg and "3.999" in msg
     assert "make fidelity" in msg
-    assert "does not exist" in fidelity.stale(tmp_path / "missing.md")
+    assert "does not exist" in fidelity_stale(tmp_path / "missing.md")
 
 
 def test_exact_counts_round_trip(rows):
-    back = fidelity.read_fvcore(fidelity.render(rows))
+    back = fidelity.read_fvcore(fidelity_document(rows))
     assert back == {r.entry.name: r.fvcore for r in rows}
 
 

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from roofline.plots import figures as plots
 from roofline.cli import main
 from roofline.errors import InputError
-from roofline.latency.presets import DEFAULT, PAPER
+from roofline.latency.presets import DEFAULT_PRESET, PAPER_PRESET
 
 MODELS = ["mnv4_conv_small", "mnv4_conv_medium", "mnv4_conv_large"]
 
@@ -51,7 +51,7 @@ def gids(ax, prefix: str = "model:") -> list[str]:
 
 
 def test_ridge():
-    fig = plots.ridge(TABLES, [0, 5, 50, 500], PAPER, highlight="pixel8_cpu")
+    fig = plots.ridge(TABLES, [0, 5, 50, 500], PAPER_PRESET, highlight="pixel8_cpu")
     assert isinstance(fig, Figure)
     strip, ax, rel = fig.axes[:3]
     assert ax.get_ylabel() == "Predicted roofline latency (ms)"
@@ -74,7 +74,7 @@ def test_ridge():
 
 
 def test_ridge_device_labels_do_not_overlap():
-    fig = plots.ridge(TABLES, [0, 500], PAPER)
+    fig = plots.ridge(TABLES, [0, 500], PAPER_PRESET)
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     r = canvas.get_renderer()
@@ -152,7 +152,7 @@ def test_roofline_chart():
 
 def test_devices_chart():
     ids = ["pixel8_cpu", "pixel6_cpu:fitted", "h100_sxm"]
-    fig = plots.devices(TABLES["mnv4_conv_small"], DEFAULT, devices=ids, label="my table")
+    fig = plots.devices(TABLES["mnv4_conv_small"], DEFAULT_PRESET, devices=ids, label="my table")
     left, right = fig.axes[:2]
     assert sorted(gids(left, "device:")) == sorted(f"device:{i}" for i in ids)
     assert left.get_xscale() == "log"
@@ -161,7 +161,7 @@ def test_devices_chart():
     assert len(right.patches) == 2 * len(ids)
     labels = [t.get_text() for t in left.get_yticklabels()]
     assert any(lbl.startswith("pixel6_cpu:fitted") for lbl in labels)
-    df = plots.device_latencies(TABLES["mnv4_conv_small"], DEFAULT, ids)
+    df = plots.device_latencies(TABLES["mnv4_conv_small"], DEFAULT_PRESET, ids)
     assert (df["compute_bound_s"] + df["memory_bound_s"]).round(15).tolist() == \
         df["latency_s"].round(15).tolist()
 

@@ -17,12 +17,12 @@ from roofline.cli import main
 from roofline.errors import InputError
 from roofline.latency.equation import device_at, layer_latencies, layer_times, sweep, totals
 from roofline.latency.presets import (
-    DEFAULT,
-    PAPER,
+    DEFAULT_PRESET,
+    PAPER_PRESET,
     Preset,
     get_preset,
     op_class,
-    ridge_points,
+    parse_ridge_points,
 )
 
 # layer A: 1000 MACs, 10 bytes -> intensity 100 MACs/B
@@ -165,7 +165,7 @@ TABLE = layer_rows(
 
 
 def test_paper_preset_counts_mac_layers_weights_and_input():
-    t = PAPER.apply(TABLE)
+    t = PAPER_PRESET.apply(TABLE)
     assert t["name"].tolist() == ["stem", "dw", "head", "fc", "attn"]
     # weights + input; the stem's 3-channel input read as 4 channels: 300 x 4/3 = 400
     assert t["bytes"].tolist() == [100 + 400, 9 + 400, 40 + 4, 110 + 10, 0 + 30]
@@ -175,7 +175,7 @@ def test_paper_preset_counts_mac_layers_weights_and_input():
 
 
 def test_default_preset_keeps_every_layer_and_byte():
-    t = DEFAULT.apply(TABLE)
+    t = DEFAULT_PRESET.apply(TABLE)
     pd.testing.assert_series_equal(t["bytes"], TABLE["bytes"])
     assert len(t) == len(TABLE)
 
@@ -189,38 +189,38 @@ def test_preset_sweep_by_hand():
     # the paper preset at RP 5: PeakMACs = 5 x 40 GB/s = 2e11; MAC-equivalents
     # stem max(1000, 2500) + dw max(90, 2045) + head max(40, 220) + fc max(100, 600)
     #   + attn max(50, 150) = 2500 + 2045 + 220 + 600 + 150 = 5515
-    df = PAPER.sweep({"t": TABLE}, [0, 5])
+    df = PAPER_PRESET.sweep({"t": TABLE}, [0, 5])
     assert df["mac_equivalents"].tolist() == [1000 + 90 + 40 + 100 + 50, 5515]
     np.testing.assert_allclose(df["latency_s"], [1280 / 2e11, 5515 / 2e11])
     assert df["preset"].tolist() == ["paper", "paper"]
 
 
 def test_labels_name_the_conventions():
-    assert PAPER.label == ("preset: paper \u2014 int8, weights+input bytes, conv/dw/FC only, "
+    assert PAPER_PRESET.label == ("preset: paper \u2014 int8, weights+input bytes, conv/dw/FC only, "
                            "BW 40 GB/s, PeakMACs = RP x BW (RP 0 at 200 GMAC/s)")
-    assert DEFAULT.label.startswith("preset: default \u2014 ")
-    assert "nominal" in DEFAULT.label and "PeakMACs 200 GMAC/s" in DEFAULT.label
+    assert DEFAULT_PRESET.label.startswith("preset: default \u2014 ")
+    assert "nominal" in DEFAULT_PRESET.label and "PeakMACs 200 GMAC/s" in DEFAULT_PRESET.label
 
 
 def test_anchored_to_a_device():
     roof = SimpleNamespace(hardware_id="dev", dtype="fp16", fitted=True,
                            peak_macs_per_s=1e12, mem_bw_bytes_per_s=1e11)
-    p = DEFAULT.anchored(roof)
+    p = DEFAULT_PRESET.anchored(roof)
     assert (p.peak_macs_per_s, p.mem_bw_bytes_per_s, p.dtype) == (1e12, 1e11, "fp16")
     assert "anchored to dev fp16 [fitted]" in p.label
-    assert PAPER.anchored(roof).dtype == "int8"  # the paper preset keeps its dtype
+    assert PAPER_PRESET.anchored(roof).dtype == "int8"  # the paper preset keeps its dtype
     assert p.device(10) == (1e12, 1e11)
-    assert PAPER.device(500) == (2e13, 4e10)
+    assert PAPER_PRESET.device(500) == (2e13, 4e10)
 
 
 def test_preset_errors():
     with pytest.raises(InputError, match="paper"):
         get_preset("papr")
     with pytest.raises(InputError, match="bandwidth, peak"):
-        PAPER.with_(hold="both")
+        PAPER_PRESET.with_(hold="both")
     with pytest.raises(InputError, match="dtype"):
-        PAPER.with_(dtype="int7")
-    assert get_preset(PAPER) is PAPER
+        PAPER_PRESET.with_(dtype="int7")
+    assert get_preset(PAPER_PRESET) is PAPER_PRESET
     assert isinstance(get_preset("Default"), Preset)
 
 
@@ -237,7 +237,7 @@ def test_preset_errors():
     ([1, 2], [1, 2]),
 ])
 def test_ridge_points(spec, expect):
-    np.testing.assert_allclose(ridge_points(spec), expect)
+    np.testing.assert_allclose(parse_ridge_points(spec), expect)
 
 
 @pytest.mark.parametrize("spec, words", [
@@ -246,7 +246,7 @@ def test_ridge_points(spec, expect):
 ])
 def test_ridge_points_errors(spec, words):
     with pytest.raises(InputError, match=words):
-        ridge_points(spec)
+        parse_ridge_points(spec)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -314,7 +314,7 @@ def test_resolve_preset_applies_options_and_anchors():
     from roofline.latency.presets import resolve_preset
 
     p, roof = resolve_preset("paper")
-    assert p == PAPER and roof is None
+    assert p == PAPER_PRESET and roof is None
     p, roof = resolve_preset("paper", hw="pixel8_cpu", hold="peak", dtype="fp16")
     assert roof.hardware_id == "pixel8_cpu" and roof.dtype == "fp16"
     assert (p.hold, p.dtype, p.peak_macs_per_s) == ("peak", "fp16", roof.peak_macs_per_s)
@@ -324,15 +324,15 @@ def test_resolve_preset_applies_options_and_anchors():
 
 
 def test_pinned_fixes_the_dtype_counted():
-    assert DEFAULT.pinned().dtype == "fp32" and PAPER.pinned() == PAPER
-    assert DEFAULT.pinned(SimpleNamespace(dtype="int8")).dtype == "int8"
+    assert DEFAULT_PRESET.pinned().dtype == "fp32" and PAPER_PRESET.pinned() == PAPER_PRESET
+    assert DEFAULT_PRESET.pinned(SimpleNamespace(dtype="int8")).dtype == "int8"
 
 
-def test_tables_for_and_sweep_models():
-    from roofline.latency.presets import sweep_models, tables_for
+def test_traced_tables_and_sweep_models():
+    from roofline.plots.tables import sweep_models, traced_tables
 
     t = pd.DataFrame({"macs": [10.0], "bytes": [1.0]})
-    assert tables_for({"x": t}, DEFAULT)["x"] is t
+    assert traced_tables({"x": t}, DEFAULT_PRESET)["x"] is t
     p, df = sweep_models(["mnv4_conv_small", "mnv4_conv_small"], [0.0, 50.0], "default")
     assert p.dtype == "fp32" and list(df["model"]) == ["mnv4_conv_small"] * 2
     assert list(df["rp"]) == [0.0, 50.0] and set(df["preset"]) == {"default"}

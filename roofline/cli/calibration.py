@@ -72,7 +72,8 @@ def bench(output: str | None, profile_id: str | None, threads: int | None, devic
         click.echo(to_json({**result.to_dict(), "ridge_point": b.ridge_points(result),
                             "profile": path}))
     else:
-        click.echo(bench_text(result, profile=path, quick=quick))
+        click.echo(bench_text(result, b.summary_rows(result), b.ridge_points(result),
+                              profile=path, quick=quick))
 
 
 @click.command()
@@ -250,7 +251,7 @@ def validate(hw: str, measurements: str, dtype: str | None, threads: int | None,
 
     check_output(output, [measurements, hw])
     if plot:
-        from roofline.plots.figures import figure_suffix
+        from roofline.plots.saving import figure_suffix
 
         figure_suffix(plot, "--plot")
         check_output(plot, [measurements, hw])
@@ -262,7 +263,7 @@ def validate(hw: str, measurements: str, dtype: str | None, threads: int | None,
     v = validation(measurements, profile, fusion=fusion, threads=threads, dtype=dtype,
                    check_model=resolve, layer_tables=layer_tables)
     if plot:
-        from roofline.plots.figures import figure_bytes
+        from roofline.plots.saving import figure_bytes
         from roofline.plots.validation import scatter
 
         title = (f"{profile.name}: predicted vs measured ({Path(measurements).name}, "

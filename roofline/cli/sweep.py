@@ -5,10 +5,15 @@ from __future__ import annotations
 import click
 
 from roofline.cli.base import check_output, user_errors, write_output
+from roofline.errors import InputError
+from roofline.plots.saving import figure_suffix
+
+__all__ = ["sweep", "plot", "PLOT_KINDS"]
 
 # --------------------------------------------------------------------------- sweep / plot
-# Ridge-point sweeps and the paper's figures: presets.py (conventions), model.sweep (numbers),
-# plots.py (figures). Every table and figure names the preset that made it.
+# Ridge-point sweeps and the paper's figures: latency/presets.py (conventions),
+# latency/equation.py (numbers), plots/ (figures). Every table and figure names the preset
+# that made it.
 
 _RP_HELP = ("Ridge points in MACs/byte: start:stop:step (stop included) or a list, e.g. "
             "0:500:5 or 0,5,50,500.")
@@ -41,11 +46,12 @@ def sweep(models: tuple[str, ...], rp: str, preset: str, hw: str | None, hold: s
     roofline sweep mnv4_conv_small mnv4_conv_medium --preset paper --rp 0,5,50,500
     roofline sweep mnv4_conv_medium --hw pixel8_cpu --hold peak --format csv -o sweep.csv
     """
-    from roofline.latency.presets import ridge_points, sweep_models
-    from roofline.render.report import sweep_text
+    from roofline.latency.presets import parse_ridge_points  # deferred: heavy import
+    from roofline.plots.tables import sweep_models  # deferred: heavy import (pandas, analysis)
+    from roofline.render.report import sweep_text  # deferred: heavy import
 
     check_output(output)
-    grid = ridge_points(rp)
+    grid = parse_ridge_points(rp)
     p, df = sweep_models(models, grid, preset, hw=hw, hold=hold, dtype=dtype)
     write_output(output, sweep_text(df, p, fmt))
 
@@ -89,15 +95,14 @@ def plot(kind: str, models: tuple[str, ...], output: str, rp: str | None, preset
     roofline plot pareto -o fig2.png
     roofline plot roofline mnv4_conv_large --hw pixel8_edgetpu -o roof.svg
     """
-    from roofline.errors import InputError
-    from roofline.plots import figures as plots
-
     check_output(output)
-    suffix = plots.figure_suffix(output, "--output")
+    suffix = figure_suffix(output, "--output")
     if len(hws) > 1 and kind != "devices":
         raise InputError(f"--hw takes one device for {kind} (several only for devices)")
     if kind in ("roofline", "devices") and len(models) > 1:
         raise InputError(f"{kind} draws one model; got {len(models)}")
+    from roofline.plots import figures as plots  # deferred: heavy import (matplotlib)
+
     names = list(models)
     if not names:
         names, missing = plots.default_models(kind)

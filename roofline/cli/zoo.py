@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import click
 
 from roofline.cli.base import check_output, user_errors, write_output
+
+__all__ = ["zoo", "zoo_list", "zoo_show", "zoo_fidelity", "fidelity_document", "fidelity_stale"]
 
 # --------------------------------------------------------------------------- zoo
 # The model zoo (zoo.py: names, constructors, published figures with sources) and its
@@ -29,8 +34,8 @@ def zoo_list(pattern: str, fmt: str, output: str | None) -> None:
 
     PATTERN is a glob on zoo names, e.g. 'mnv4*'.
     """
-    from roofline.models import zoo as z
-    from roofline.render.report import zoo_list_text
+    from roofline.models import zoo as z  # deferred: heavy import (pandas via render)
+    from roofline.render.report import zoo_list_text  # deferred: heavy import
 
     check_output(output)
     write_output(output, zoo_list_text(z.matching(pattern), fmt))
@@ -44,16 +49,18 @@ def zoo_list(pattern: str, fmt: str, output: str | None) -> None:
 def zoo_show(name: str, fmt: str) -> None:
     """One zoo model: constructor, resolution, forms, published figures with their sources,
     and our counts beside them."""
-    from roofline.models import zoo as z
-    from roofline.models.fidelity import our_counts
-    from roofline.render.report import to_json, zoo_entry_text
+    from roofline.models import zoo as z  # deferred: heavy import
+    from roofline.models.fidelity import Row, explanation, our_counts  # deferred: heavy import
+    from roofline.render.report import to_json, zoo_entry_text  # deferred: heavy import
 
     e = z.get(name)
     ours = our_counts(e)
     if fmt == "json":
         click.echo(to_json({**e.to_dict(), "ours": {"params": ours.params, "macs": ours.macs}}))
     else:
-        click.echo(zoo_entry_text(e, ours))
+        row = Row(e, ours, None)
+        gaps = {fig: explanation(row, fig) for fig in ("params_m", "macs_g")}
+        click.echo(zoo_entry_text(e, ours, gaps))
 
 
 @zoo.command("fidelity")
@@ -66,18 +73,46 @@ def zoo_show(name: str, fmt: str) -> None:
 def zoo_fidelity(output: str, check: bool) -> None:
     """Our params and MACs for every zoo model beside the published ones and fvcore's,
     with a cause for every gap over 5% (docs/fidelity.md; about a minute)."""
-    from roofline.models import fidelity
-
     if check:
-        problem = fidelity.stale(output)
+        problem = fidelity_stale(output)
         if problem:
             click.echo(problem, err=True)
             sys.exit(1)
         click.echo(f"{output} is up to date")
         return
     check_output(output)
-    text = fidelity.generate(progress=lambda s: click.echo(f"fvcore and ours: {s}", err=True))
+    text = fidelity_document(progress=lambda s: click.echo(f"fvcore and ours: {s}", err=True))
     write_output(output, text)
     if output != "-":
         click.echo(f"wrote {output}", err=True)
 
+
+
+def fidelity_document(rows: list[Any] | None = None,
+                      progress: Callable[[str], None] | None = None) -> str:
+    """The markdown of docs/fidelity.md for ``rows`` (default: the whole zoo, fvcore counted,
+    about a minute)."""
+    from roofline.models import fidelity  # deferred: heavy import (pandas, analysis)
+    from roofline.render.fidelity import fidelity_markdown  # deferred: heavy import
+
+    rows = fidelity.collect(progress=progress) if rows is None else rows
+    return fidelity_markdown(rows, fidelity.explanations(rows), fidelity.versions(),
+                             fidelity.GAP)
+
+
+def fidelity_stale(path: str | Path = "docs/fidelity.md") -> str | None:
+    """None when the file at ``path`` matches our live counts (fvcore numbers read from the
+    file), else one line saying what differs."""
+    from roofline.models import fidelity, zoo  # deferred: heavy import
+    from roofline.render.fidelity import first_difference  # deferred: heavy import
+
+    p = Path(path)
+    if not p.is_file():
+        return f"{path} does not exist; run `roofline zoo fidelity` (make fidelity)"
+    text = p.read_text()
+    cached = fidelity.read_fvcore(text)
+    missing = [e.name for e in zoo.entries() if e.name not in cached]
+    if missing:
+        return (f"{path} has no fvcore counts for {', '.join(missing)}; run `roofline zoo "
+                "fidelity` (make fidelity)")
+    return first_difference(str(path), text, fidelity_document(fidelity.collect(fvcore=cached)))

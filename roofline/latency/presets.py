@@ -22,10 +22,9 @@ Two presets ship:
     is MAC-equivalents / PeakMACs: with ``--hw`` it is that device's peak; without, a nominal
     200 GMAC/s (the paper's RP-5 "slow CPU"), labelled as nominal.
 
-The conventions and the sweep are pure pandas/numpy, like :mod:`roofline.latency.equation`: importing
-this module imports neither torch nor matplotlib. :func:`tables_for` and :func:`sweep_models`
-trace model names through :func:`roofline.analysis.analyze` (imported when called), which
-needs torch only for a model whose trace is not cached yet.
+The conventions and the sweep are pure pandas/numpy over layer tables, like
+:mod:`roofline.latency.equation`: importing this module imports neither torch nor matplotlib,
+and nothing here traces a model (:mod:`roofline.plots.tables` traces names for a preset).
 """
 
 from __future__ import annotations
@@ -33,9 +32,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,10 +42,13 @@ import pandas as pd
 from roofline.dtypes import canonical_dtype
 from roofline.errors import InputError, did_you_mean
 from roofline.graph.kinds import MAC_KINDS
+from roofline.hardware.registry import Roof, get_profile
 from roofline.latency.equation import HOLDS, device_at, layer_latencies, sweep
+from roofline.units import si
 
-if TYPE_CHECKING:  # pragma: no cover
-    from roofline.hardware.registry import Roof
+__all__ = ["Preset", "PAPER_PRESET", "DEFAULT_PRESET", "PRESETS", "LAYER_RULES", "BYTE_RULES",
+           "OP_CLASSES", "PAPER_PANELS", "MAX_RIDGE_POINTS", "get_preset", "resolve_preset",
+           "check_hold", "op_class", "parse_ridge_points"]
 
 LAYER_RULES = ("all", "macs")
 BYTE_RULES = ("all", "weights+input")
@@ -107,8 +109,6 @@ class Preset:
     @property
     def summary(self) -> str:
         """The conventions in a few words (``label`` without the name)."""
-        from roofline.render.report import si
-
         if self.hold == "bandwidth":
             anchor = f"BW {si(self.mem_bw_bytes_per_s, 'B/s')}, PeakMACs = RP x BW"
         else:
@@ -247,20 +247,20 @@ def check_hold(hold: str) -> str:
     return hold
 
 
-PAPER = Preset(
+PAPER_PRESET = Preset(
     name="paper", dtype="int8", fusion="tflite", layers="macs", bytes="weights+input",
     hold="bandwidth", peak_macs_per_s=2e11, mem_bw_bytes_per_s=40e9,
     anchor="RP 0 at 200 GMAC/s", stem_pad_channels=4,
     description="the conventions MobileNetV4's Figs. 2-3 are consistent with (inferred)",
 )
 
-DEFAULT = Preset(
+DEFAULT_PRESET = Preset(
     name="default", dtype=None, fusion="tflite", layers="all", bytes="all",
     hold="peak", peak_macs_per_s=2e11, mem_bw_bytes_per_s=40e9,
     anchor="nominal, no --hw", description="the toolkit's conventions (design.md)",
 )
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (PAPER, DEFAULT)}
+PRESETS: dict[str, Preset] = {p.name: p for p in (PAPER_PRESET, DEFAULT_PRESET)}
 
 
 def get_preset(name: str | Preset) -> Preset:
@@ -285,44 +285,16 @@ def resolve_preset(preset: str | Preset, *, hw: str | None = None, hold: str | N
         p = p.with_(hold=check_hold(hold))
     roof = None
     if hw:
-        from roofline.hardware.registry import get_profile
-
         roof = get_profile(hw).roof(p.dtype)
         p = p.anchored(roof)
     return p, roof
-
-
-def tables_for(models: Mapping[str, pd.DataFrame] | Iterable[str] | str, preset: Preset,
-               roof: Any = None) -> dict[str, pd.DataFrame]:
-    """Layer tables for models: a mapping is returned as is; names are traced (on meta, each
-    once, from the trace cache when it can) at the preset's dtype and fusion."""
-    if isinstance(models, Mapping):
-        return dict(models)
-    if isinstance(models, str):
-        models = [models]
-    from roofline.analysis import analyze
-
-    kwargs = preset.analyze_kwargs(roof)
-    return {m: analyze(m, **kwargs).layers for m in dict.fromkeys(models)}
-
-
-def sweep_models(models: Iterable[str], rps: Sequence[float] | np.ndarray,
-                 preset: str | Preset = "default", *, hw: str | None = None,
-                 hold: str | None = None, dtype: str | None = None,
-                 ) -> tuple[Preset, pd.DataFrame]:
-    """Models (names) at every ridge point under a preset (see :func:`resolve_preset` for
-    ``hw``, ``hold``, ``dtype``): (the preset as applied, its dtype pinned to the one
-    counted; :meth:`Preset.sweep`'s tidy frame)."""
-    p, roof = resolve_preset(preset, hw=hw, hold=hold, dtype=dtype)
-    p = p.pinned(roof)
-    return p, p.sweep(tables_for(models, p, roof), rps)
 
 
 _RANGE = re.compile(r"^\s*([^:]+):([^:]+)(?::([^:]+))?\s*$")
 MAX_RIDGE_POINTS = 100_000
 
 
-def ridge_points(spec: str | float | Sequence[float]) -> np.ndarray:
+def parse_ridge_points(spec: str | float | Sequence[float]) -> np.ndarray:
     """Parse a ridge-point grid: ``"0:500:5"`` (start:stop:step, stop included),
     ``"0:500"`` (step 1), ``"0,5,50,500"`` or a number / sequence of numbers (MACs/byte)."""
     if isinstance(spec, (int, float)) and not isinstance(spec, bool):

@@ -19,7 +19,11 @@ Method, stated in the generated file as well:
   one without either is rendered as UNEXPLAINED, which the tests refuse.
 
 fvcore numbers take a minute to compute for the whole zoo; the file keeps them (the "Exact
-counts" table), so :func:`stale` can check the file against our live counts in seconds.
+counts" table), so the file can be checked against our live counts in seconds. The markdown
+itself is :func:`roofline.render.fidelity.fidelity_markdown`'s.
+
+This is a study over :func:`roofline.analysis.analyze` (it traces the zoo), so it sits above
+the zoo's registry and the analysis in the data flow, though it lives beside the zoo.
 """
 
 from __future__ import annotations
@@ -28,14 +32,18 @@ import re
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import metadata
-from pathlib import Path
 
-from roofline.models import zoo
 from roofline.analysis import analyze
 from roofline.errors import RooflineError
-from roofline.render.report import markdown_table
+from roofline.models import zoo
 from roofline.models.zoo import Cited, ZooEntry
+
+__all__ = ["GAP", "FVCORE_TOLERANCE", "DOC", "FVCORE_MAC_OPS", "FVCORE_NO_MAC_OPS",
+           "GAP_CAUSES", "Counts", "Row", "our_counts", "fvcore_counts", "unfused", "collect",
+           "rel", "ours_in_unit", "explanation", "explanations", "unused_causes", "versions",
+           "read_fvcore"]
 
 GAP = 0.05  # a difference from the publication above this needs a stated cause
 FVCORE_TOLERANCE = 0.01  # our MACs must be within 1 % of fvcore's
@@ -47,48 +55,102 @@ FVCORE_NO_MAC_OPS = ("batch_norm", "group_norm", "layer_norm", "instance_norm",
                      "adaptive_avg_pool2d", "upsample_nearest2d", "upsample_bilinear2d",
                      "grid_sampler")
 
-_MNV4_CONVENTION = (
-    "timm's model matches the paper's own layer table (v2 Tables 11-15) block for block, and "
-    "its conv and FC weights alone come to {weights} M ({bn} M more are BatchNorm scale and "
-    "shift), its MACs to {macs} G: counting from the paper's table gives the same figures, "
-    "still {gap} above Table 6, which does not state how it counts. The gap is Table 6's "
-    "counting convention, not the architecture.")
+# Each cause is a sentence whose numbers of ours come from the counts: ``cause(row, counts_of)``
+# where ``counts_of(name)`` gives our counts of another zoo entry (for sentences that compare
+# a family). Figures of publications stay as printed.
 
-_FASTVIT = (
-    "timm's re-parameterised FastViT-{v} has {ours} M parameters; FastViT's paper (Vasu et al. "
-    "2023, arXiv 2303.14189) prints {paper} M, which Table 6 repeats. timm's FastViT weights are "
-    "Apple's released checkpoints remapped by name (timm.models.fastvit.checkpoint_filter_fn), "
-    "so the architecture is Apple's, and the training form is larger still ({train} M); no "
-    "module accounts for the gap, which grows with depth (0.40 M for T8, 0.63 M for S12, "
-    "0.65 M for SA12, 0.90 M for SA24, 1.06 M for SA36). The FastViT paper does not state its "
-    "counting convention, so the cause is that unstated convention; MACs agree within 3 %.")
+CountsOf = Callable[..., "Counts"]   # (name, form="inference") -> our Counts
 
-#: entry -> figure -> why our count differs from the published one by more than 5 %
-GAP_CAUSES: dict[str, dict[str, str]] = {
-    "mnv4_conv_medium": dict.fromkeys(("params_m", "macs_g"), _MNV4_CONVENTION.format(
-        weights="9.65", bn="0.07", macs="1.08", gap="5 % and 8 %")),
-    "mnv4_conv_large": dict.fromkeys(("params_m", "macs_g"), _MNV4_CONVENTION.format(
-        weights="32.4", bn="0.15", macs="6.38", gap="5 % and 8 %")),
-    "mnv4_hybrid_large": dict.fromkeys(("params_m", "macs_g"), _MNV4_CONVENTION.format(
-        weights="37.6", bn="0.16", macs="7.71", gap="5 % and 7 %")),
-    "mnv4_hybrid_medium": dict.fromkeys(("params_m", "macs_g"), (
+
+def _pct_int(d: float) -> str:
+    """0.0487 -> '5 %'."""
+    return f"{100 * d:.0f} %"
+
+
+def _conv_fc_gaps(c: Counts, entry: ZooEntry) -> tuple[float, float]:
+    """(params of the conv/FC weights alone / published - 1, MACs / published - 1)."""
+    pub = entry.published
+    return c.weight_params / 1e6 / pub.params_m - 1, c.macs / 1e9 / pub.macs_g - 1
+
+
+def _mnv4_convention(row: Row, counts_of: CountsOf) -> str:
+    c = row.ours
+    dp, dm = _conv_fc_gaps(c, row.entry)
+    return (
+        "timm's model matches the paper's own layer table (v2 Tables 11-15) block for block, "
+        f"and its conv and FC weights alone come to {c.weight_params / 1e6:.3g} M "
+        f"({c.norm_params / 1e6:.2f} M more are BatchNorm scale and shift), its "
+        f"MACs to {c.macs / 1e9:.3g} G: counting from the paper's table gives the same figures, "
+        f"still {_pct_int(dp)} and {_pct_int(dm)} above Table 6, which does not state how it "
+        "counts. The gap is Table 6's counting convention, not the architecture.")
+
+
+#: the entries whose gap :func:`_mnv4_convention` explains (Hybrid-M's sentence cites them)
+_CONVENTION_ENTRIES = ("mnv4_conv_medium", "mnv4_conv_large", "mnv4_hybrid_large")
+
+
+def _mnv4_hybrid_medium(row: Row, counts_of: CountsOf) -> str:
+    c, pub = row.ours, row.entry.published
+    others = [d for n in _CONVENTION_ENTRIES for d in _conv_fc_gaps(counts_of(n), zoo.get(n))]
+    low, high = (round(100 * f(others)) for f in (min, max))
+    return (
         "timm's Hybrid-M follows the official TensorFlow code, which differs from the paper's "
         "layer table (v2 Table 13), so no count of that table can be compared; its weights "
-        "without BatchNorm and layer scale come to 10.99 M. The gap (+5.5 % params, +5.9 % "
-        "MACs) is the size of the one between Table 6 and a count of the paper's own layer "
-        "tables for Conv-M, Conv-L and Hybrid-L (+5 to 8 %), so it is most likely the same "
-        "unstated counting convention rather than the code's difference from Table 13.")),
-    "mobileone_s4": {"macs_g": (
+        f"without BatchNorm and layer scale come to {c.weight_params / 1e6:.2f} M. The gap "
+        f"({100 * (c.params / 1e6 / pub.params_m - 1):+.1f} % params, "
+        f"{100 * (c.macs / 1e9 / pub.macs_g - 1):+.1f} % MACs) is the size of the one between "
+        "Table 6 and a count of the paper's own layer tables for Conv-M, Conv-L and Hybrid-L "
+        f"(+{low} to {high} %), so it is most likely the same unstated counting convention "
+        "rather than the code's difference from Table 13.")
+
+
+def _mobileone_s4(row: Row, counts_of: CountsOf) -> str:
+    s0 = counts_of("mobileone_s0")
+    return (
         "Table 6's 1.5 G is half of the 2978 M that MobileOne's own paper (Vasu et al. 2023, "
         "arXiv 2206.04040, ImageNet results table) prints for S4. That paper counts "
-        "multiply-adds as fvcore does (its S0 figure, 275 M, is our 0.275 G), and our "
-        "re-parameterised S4, 2.979 G, is within 0.1 % of its 2978 M: Table 6 appears to have "
-        "halved S4's figure as if it were FLOPs, which it did not do for S0.")},
-    "fastvit_t8": {"params_m": _FASTVIT.format(v="T8", ours="4.00", paper="3.6", train="4.03")},
-    "fastvit_s12": {"params_m": _FASTVIT.format(v="S12", ours="9.43", paper="8.8",
-                                                train="9.47")},
-    "fastvit_sa12": {"params_m": _FASTVIT.format(v="SA12", ours="11.55", paper="10.9",
-                                                 train="11.58")},
+        f"multiply-adds as fvcore does (its S0 figure, 275 M, is our {s0.macs / 1e9:.3f} G), "
+        f"and our re-parameterised S4, {row.ours.macs / 1e9:.3f} G, is within "
+        f"{_within(row.ours.macs / 2978e6 - 1)} of its 2978 M: Table 6 appears to have halved "
+        "S4's figure as if it were FLOPs, which it did not do for S0.")
+
+
+def _within(d: float) -> str:
+    """The smallest of 0.1 %, 1 %, 5 % that bounds |d| (a claim the counts must keep)."""
+    return next((f"{b:g} %" for b in (0.1, 1, 5) if abs(d) * 100 <= b), f"{abs(d):.0%}")
+
+
+_FASTVITS = ("fastvit_t8", "fastvit_s12", "fastvit_sa12", "fastvit_sa24", "fastvit_sa36")
+
+
+def _fastvit(row: Row, counts_of: CountsOf) -> str:
+    e = row.entry
+    variant = e.display.split("-", 1)[1]
+    train = (row.training or counts_of(e.name, "training")).params
+    growth = ", ".join(
+        f"{(counts_of(n).params / 1e6 - zoo.get(n).published.params_m):.2f} M for "
+        f"{zoo.get(n).display.split('-', 1)[1]}" for n in _FASTVITS)
+    return (
+        f"timm's re-parameterised FastViT-{variant} has {row.ours.params / 1e6:.2f} M "
+        f"parameters; FastViT's paper (Vasu et al. 2023, arXiv 2303.14189) prints "
+        f"{e.published.cited('params_m').text} M, which Table 6 repeats. timm's FastViT weights "
+        "are Apple's released checkpoints remapped by name "
+        "(timm.models.fastvit.checkpoint_filter_fn), so the architecture is Apple's, and the "
+        f"training form is larger still ({train / 1e6:.2f} M); no module accounts for the gap, "
+        f"which grows with depth ({growth}). The FastViT paper does not state its counting "
+        "convention, so the cause is that unstated convention; MACs agree within 3 %.")
+
+
+Cause = Callable[["Row", CountsOf], str]
+
+#: entry -> figure -> why our count differs from the published one by more than 5 %
+GAP_CAUSES: dict[str, dict[str, Cause]] = {
+    **{n: dict.fromkeys(("params_m", "macs_g"), _mnv4_convention) for n in _CONVENTION_ENTRIES},
+    "mnv4_hybrid_medium": dict.fromkeys(("params_m", "macs_g"), _mnv4_hybrid_medium),
+    "mobileone_s4": {"macs_g": _mobileone_s4},
+    "fastvit_t8": {"params_m": _fastvit},
+    "fastvit_s12": {"params_m": _fastvit},
+    "fastvit_sa12": {"params_m": _fastvit},
 }
 
 
@@ -103,6 +165,8 @@ class Counts:
     macs: int
     counted: tuple[str, ...] = ()    # fvcore operators summed as MACs
     excluded: tuple[str, ...] = ()   # fvcore operators left out (no MACs in our convention)
+    weight_params: int = 0           # ours: the parameters of layers that do MACs (conv, FC)
+    norm_params: int = 0             # ours: the parameters of norm layers (BatchNorm, ...)
 
 
 @dataclass(frozen=True)
@@ -116,18 +180,28 @@ class Row:
 
 
 def our_counts(entry: ZooEntry, form: str = "inference") -> Counts:
-    """Our params and MACs of a zoo entry (meta trace at the entry's resolution)."""
-    t = analyze(entry.name, form=form).totals
-    return Counts(int(t["params"]), int(t["macs"]))
+    """Our params and MACs of a zoo entry (meta trace at the entry's resolution), and the
+    params of its MAC layers alone (unfused: BatchNorm is not folded into them)."""
+    a = analyze(entry.name, form=form, fusion="none")
+    layers = a.layers
+    weight_params = int(layers.loc[layers["macs"].to_numpy() > 0, "params"].sum())
+    norm_params = int(layers.loc[layers["op"].to_numpy() == "norm", "params"].sum())
+    return Counts(int(a.totals["params"]), int(a.totals["macs"]), weight_params=weight_params,
+                  norm_params=norm_params)
+
+
+@lru_cache(maxsize=None)
+def _counts_by_name(name: str, form: str = "inference") -> Counts:
+    return our_counts(zoo.get(name), form)
 
 
 def fvcore_counts(entry: ZooEntry, form: str = "inference") -> Counts:
     """fvcore's params and MACs of the entry built on the CPU (random weights, unfused
     attention); MACs = the sum of fvcore's MAC-carrying operators."""
-    import torch
+    import torch  # deferred: heavy import
 
     try:
-        from fvcore.nn import FlopCountAnalysis, parameter_count
+        from fvcore.nn import FlopCountAnalysis, parameter_count  # deferred: heavy import
     except ImportError:
         raise RooflineError("the fidelity report needs fvcore: pip install fvcore (it comes "
                             "with pip install 'roofline[test]')") from None
@@ -186,54 +260,72 @@ def rel(ours: float, ref: float | None) -> float | None:
     return None if not ref else ours / ref - 1
 
 
-def _ours_in_unit(row: Row, figure: str) -> float:
+def ours_in_unit(row: Row, figure: str) -> float:
+    """Our count in the published figure's unit: params in M, MACs in G."""
     return row.ours.params / 1e6 if figure == "params_m" else row.ours.macs / 1e9
 
 
-def explanation(row: Row, figure: str) -> str | None:
+def explanation(row: Row, figure: str, counts_of: CountsOf | None = None) -> str | None:
     """Why our figure differs from the published one by more than 5 %; None when it does
-    not; 'UNEXPLAINED ...' when no cause is known."""
+    not; 'UNEXPLAINED ...' when no cause is known. ``counts_of(name, form)`` gives our counts
+    of other entries a cause compares with (default: traced, from the trace cache)."""
     c: Cited = row.entry.published.cited(figure)
     if c.value is None:
         return None
-    ours = _ours_in_unit(row, figure)
+    ours = ours_in_unit(row, figure)
     d = rel(ours, c.value)
     if d is None or abs(d) <= GAP:
         return None
     unit = "M" if figure == "params_m" else "G"
     lo_hi = c.interval
     if lo_hi is not None and lo_hi[0] <= ours < lo_hi[1]:
-        return (f"{c.source.short if c.source else 'the source'} prints {_printed(c)} {unit}, "
+        return (f"{c.source.short if c.source else 'the source'} prints {c.text} {unit}, "
                 f"i.e. anything from {_fmt(lo_hi[0])} to {_fmt(lo_hi[1])} {unit}; ours, "
                 f"{ours:.3f} {unit}, rounds to it: the gap is the table's rounding.")
     cause = GAP_CAUSES.get(row.entry.name, {}).get(figure)
     if cause is None:
-        return ("UNEXPLAINED: add the cause to roofline/fidelity.py GAP_CAUSES "
+        return ("UNEXPLAINED: add the cause to roofline/models/fidelity.py GAP_CAUSES "
                 f"[{row.entry.name!r}][{figure!r}].")
-    return cause
+    return cause(row, counts_of or _counts_by_name)
+
+
+def explanations(rows: Iterable[Row]) -> dict[tuple[str, str], str | None]:
+    """(entry name, figure) -> :func:`explanation`, for params and MACs of every row; the
+    other rows serve as the counts a cause compares with."""
+    rows = list(rows)
+    by_name = {r.entry.name: r for r in rows}
+
+    def counts_of(name: str, form: str = "inference") -> Counts:
+        r = by_name.get(name)
+        if r is not None and form == "inference":
+            return r.ours
+        if r is not None and r.training is not None:
+            return r.training
+        return _counts_by_name(name, form)
+
+    return {(r.entry.name, f): explanation(r, f, counts_of) for r in rows
+            for f in ("params_m", "macs_g")}
 
 
 def unused_causes(rows: Iterable[Row]) -> list[str]:
-    """GAP_CAUSES keys whose gap is not over 5 % (or only rounding): stale sentences."""
-    by_name = {r.entry.name: r for r in rows}
+    """GAP_CAUSES keys whose gap is not over 5 % (or only rounding): stale causes."""
+    rows = list(rows)
+    said = explanations(rows)
+    by_name = {r.entry.name for r in rows}
     out = []
     for name, figs in GAP_CAUSES.items():
-        for fig, text in figs.items():
-            row = by_name.get(name)
-            if row is not None and explanation(row, fig) != text:
+        for fig in figs:
+            text = said.get((name, fig))
+            if name in by_name and (text is None or "rounds to it" in text):
                 out.append(f"{name}.{fig}")
     return out
-
-
-def _printed(c: Cited) -> str:
-    return c.text
 
 
 def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-# --------------------------------------------------------------------------- rendering
+# --------------------------------------------------------------------------- the file
 
 
 def versions() -> dict[str, str]:
@@ -246,132 +338,6 @@ def versions() -> dict[str, str]:
             out[pkg] = "not installed"
     return out
 
-
-def _pct(d: float | None) -> str:
-    if d is None:
-        return "-"
-    s = f"{d:+.1%}".replace("+0.0%", "0.0%").replace("-0.0%", "0.0%")
-    return f"**{s}**" if abs(d) > GAP else s
-
-
-def _paper(c: Cited) -> str:
-    return "-" if c.value is None else _printed(c)
-
-
-def _source(c: Cited) -> str:
-    return c.source.short if c.value is not None and c.source else "none published"
-
-
-def render(rows: list[Row], vers: dict[str, str] | None = None) -> str:
-    """The markdown of docs/fidelity.md (a pure function of its arguments)."""
-    vers = vers or versions()
-    vline = ", ".join(f"{k} {v}" for k, v in vers.items())
-    lines = [
-        "# Fidelity: our counts beside the published ones and fvcore's",
-        "",
-        "<!-- Generated by `roofline zoo fidelity` (`make fidelity`). Do not edit: "
-        "tests/test_fidelity.py fails when this file is out of date. -->",
-        "",
-        f"Generated with {vline}. For every zoo entry: our parameter and MAC counts beside the "
-        "figures its source publishes and beside fvcore's count of the same architecture. "
-        "1 MAC = 2 FLOPs; fvcore calls MACs \"flops\".",
-        "",
-        "- **ours**: `roofline.analysis.analyze` on the zoo entry, traced on the meta device at "
-        "the paper's resolution, in the inference form (MobileOne and FastViT "
-        "re-parameterised, as deployed and as the paper measured them). Params: every "
-        "parameter once, BatchNorm scale and shift included. MACs: conv, linear, matmul and "
-        "attention; norms, pooling and elementwise ops have none.",
-        "- **paper**: as printed by the source named in `roofline zoo show NAME` (rounded: "
-        "\"0.2\" G means 0.15 to 0.25 G). Δ = ours / paper - 1; bold when over 5 %.",
-        "- **fvcore**: `FlopCountAnalysis` of the same entry built on the CPU with random "
-        "weights (fvcore cannot trace meta tensors), same form, with timm's fused attention "
-        "switched off so that attention runs as the matmuls fvcore counts (fvcore skips "
-        "`aten::scaled_dot_product_attention`). MACs = the sum of its MAC-carrying operators; "
-        "the operators it counts that carry no MACs in our convention (batch_norm, layer_norm, "
-        "pooling) are left out and listed under Exact counts. Δ = ours / fvcore - 1.",
-        "",
-    ]
-    p_rows, m_rows = [], []
-    for r in rows:
-        pub = r.entry.published
-        pp, pm = pub.cited("params_m"), pub.cited("macs_g")
-        fv = r.fvcore
-        p_rows.append([r.entry.name, r.entry.family, str(r.entry.resolution),
-                       f"{r.ours.params / 1e6:.3f}", _paper(pp),
-                       _pct(rel(r.ours.params / 1e6, pp.value)),
-                       f"{fv.params / 1e6:.3f}" if fv else "-",
-                       _pct(rel(r.ours.params, fv.params)) if fv else "-", _source(pp)])
-        m_rows.append([r.entry.name, r.entry.family, str(r.entry.resolution),
-                       f"{r.ours.macs / 1e9:.3f}", _paper(pm),
-                       _pct(rel(r.ours.macs / 1e9, pm.value)),
-                       f"{fv.macs / 1e9:.3f}" if fv else "-",
-                       _pct(rel(r.ours.macs, fv.macs)) if fv else "-", _source(pm)])
-    headers = ["model", "family", "res", "ours", "paper", "Δ paper", "fvcore", "Δ fvcore",
-               "paper's source"]
-    lines += ["## Parameters (M)", ""]
-    lines.append(markdown_table(p_rows, headers, "lllrrrrrl"))
-    lines += ["", "## MACs (G)", ""]
-    lines.append(markdown_table(m_rows, headers, "lllrrrrrl"))
-
-    lines += ["", "## Differences from the publication over 5 %", ""]
-    for r in rows:
-        found: dict[str, list[str]] = {}
-        for fig, label in (("params_m", "params"), ("macs_g", "MACs")):
-            text = explanation(r, fig)
-            if text is None:
-                continue
-            c = r.entry.published.cited(fig)
-            unit = "M" if fig == "params_m" else "G"
-            d = rel(_ours_in_unit(r, fig), c.value)
-            found.setdefault(text, []).append(
-                f"{label} {d:+.1%} ({_ours_in_unit(r, fig):.3f} {unit} vs {_printed(c)} {unit})")
-        for text, what in found.items():
-            lines.append(f"- **{r.entry.name}** ({r.entry.display}), {'; '.join(what)}: {text}")
-    lines += ["", "## No published figure", ""]
-    for r in rows:
-        pub = r.entry.published
-        missing = [f for f in ("params_m", "macs_g") if pub.cited(f).value is None]
-        if missing:
-            why = pub.cited(missing[0]).note
-            lines.append(f"- **{r.entry.name}** ({r.entry.display}): {why}. Ours: "
-                         f"{r.ours.params / 1e6:.3f} M params, {r.ours.macs / 1e9:.3f} G MACs.")
-    reparam = [r for r in rows if r.training is not None]
-    if reparam:
-        lines += ["", "## Re-parameterisation", "",
-                  "The inference form folds the training-time branches (MobileOne's "
-                  "over-parameterised kxk and 1x1 branches, FastViT's RepMixer and "
-                  "large-kernel branches) into single convs; the training form is the model as "
-                  "constructed (`--training-form`).", ""]
-        lines.append(markdown_table(
-            [[r.entry.name, f"{r.training.params / 1e6:.3f}", f"{r.ours.params / 1e6:.3f}",
-              _paper(r.entry.published.cited("params_m")), f"{r.training.macs / 1e9:.3f}",
-              f"{r.ours.macs / 1e9:.3f}", _paper(r.entry.published.cited("macs_g"))]
-             for r in reparam],
-            ["model", "params M training", "params M inference", "paper", "MACs G training",
-             "MACs G inference", "paper"], "lrrrrrr"))
-
-    lines += ["", "## Exact counts", "",
-              "Read back by the tests: the fvcore columns are kept here so that checking this "
-              "file takes seconds; `make fidelity` recomputes them.", ""]
-    lines.append(markdown_table(
-        [[r.entry.name, str(r.ours.params), str(r.fvcore.params if r.fvcore else "-"),
-          str(r.ours.macs), str(r.fvcore.macs if r.fvcore else "-"),
-          ", ".join(r.fvcore.counted) if r.fvcore else "-",
-          ", ".join(r.fvcore.excluded) if r.fvcore else "-"] for r in rows],
-        ["model", "params ours", "params fvcore", "MACs ours", "MACs fvcore",
-         "fvcore operators counted", "fvcore operators left out"], "lrrrrll"))
-
-    sources: list[zoo.Source] = []
-    for r in rows:
-        for s in r.entry.published.sources():
-            if s not in sources:
-                sources.append(s)
-    lines += ["", "## Sources", ""]
-    lines += [f"- {s.short}: {s.citation}" + (f" <{s.url}>" if s.url else "") for s in sources]
-    return "\n".join(lines) + "\n"
-
-
-# --------------------------------------------------------------------------- the file
 
 
 _EXACT = re.compile(r"^\| (\w+) \| (\d+) \| (\d+|-) \| (\d+) \| (\d+|-) \| ([^|]*) \| ([^|]*) \|$")
@@ -391,31 +357,3 @@ def read_fvcore(text: str) -> dict[str, Counts]:
 
 def _ops(cell: str) -> tuple[str, ...]:
     return tuple(o.strip() for o in cell.split(",") if o.strip() not in ("", "-"))
-
-
-def generate(progress: Callable[[str], None] | None = None) -> str:
-    """The full report, fvcore included (about a minute for the zoo)."""
-    return render(collect(progress=progress))
-
-
-def stale(path: str | Path = DOC) -> str | None:
-    """None when ``path`` matches our live counts (fvcore numbers read from the file), else
-    one line saying what differs."""
-    p = Path(path)
-    if not p.is_file():
-        return f"{path} does not exist; run `roofline zoo fidelity` (make fidelity)"
-    text = p.read_text()
-    cached = read_fvcore(text)
-    missing = [e.name for e in zoo.entries() if e.name not in cached]
-    if missing:
-        return (f"{path} has no fvcore counts for {', '.join(missing)}; run `roofline zoo "
-                "fidelity` (make fidelity)")
-    fresh = render(collect(fvcore=cached))
-    if fresh == text:
-        return None
-    old, new = text.splitlines(), fresh.splitlines()
-    first = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
-    got = old[first] if first < len(old) else "<end of file>"
-    want = new[first] if first < len(new) else "<end of file>"
-    return (f"{path} is out of date at line {first + 1}: has {got[:120]!r}, expected "
-            f"{want[:120]!r}; run `roofline zoo fidelity` (make fidelity)")

@@ -1,1 +1,3 @@
 """Figures: the paper's figures redrawn, roofline and device charts, validation scatter."""
+
+__all__: list[str] = []

@@ -7,94 +7,32 @@ numbers, and units are formatted here, for human eyes only. CSV and JSON keep ra
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
+
+from roofline import __version__
+from roofline.render.tables import csv_text, markdown_table, render_table, to_json, wrap
+from roofline.units import ms, si
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from roofline.analysis import Analysis
     from roofline.calibration.bench import BenchResult
-    from roofline.models.fidelity import Counts
     from roofline.hardware.registry import HardwareProfile
     from roofline.latency.presets import Preset
-    from roofline.models.zoo import ZooEntry
+    from roofline.models.fidelity import Counts
+    from roofline.models.registry import ZooEntry
 
-FORMATS = ("table", "csv", "json", "markdown")
+__all__ = ["ANALYSIS_FORMATS", "analysis_text", "analysis_markdown", "analysis_csv",
+           "render_analysis", "hardware_list_text", "hardware_text", "cache_info_text",
+           "zoo_list_text", "zoo_entry_text", "sweep_text", "bench_text",
+           # the generic helpers, here for the callers that import them from this module
+           "si", "ms", "render_table", "markdown_table", "csv_text", "to_json"]
 
-_SI = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
-
-
-def si(value: float, unit: str = "", digits: int = 3) -> str:
-    """1.08e9, 'MACs' -> '1.08 GMACs'; keeps three significant digits."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return f"- {unit}".strip()
-    for scale, prefix in _SI:
-        if abs(value) >= scale:
-            return f"{value / scale:.{digits}g} {prefix}{unit}"
-    return f"{value:.{digits}g} {unit}".strip()
-
-
-def ms(seconds: float, digits: int = 3) -> str:
-    """Seconds -> a millisecond string with sensible precision."""
-    v = seconds * 1e3
-    if v == 0:
-        return "0"
-    if v >= 100:
-        return f"{v:.0f}"
-    return f"{v:.{digits}g}"
-
-
-def render_table(rows: Sequence[Sequence[Any]], headers: Sequence[str],
-                 align: str | None = None) -> str:
-    """A plain fixed-width table; ``align`` is one of 'l'/'r' per column."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    align = align or "l" + "r" * (len(headers) - 1)
-
-    def line(r: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if a == "l" else c.rjust(w)
-                         for c, w, a in zip(r, widths, align)).rstrip()
-
-    sep = "  ".join("-" * w for w in widths)
-    return "\n".join([line(cells[0]), sep] + [line(r) for r in cells[1:]])
-
-
-def csv_text(rows: Sequence[dict[str, Any]], fieldnames: Sequence[str] | None = None,
-             lineterminator: str = "\n") -> str:
-    """Rows of dicts as CSV text (raw values); the header is the first row's keys unless
-    ``fieldnames`` is given. Lines end in LF, as pandas writes them, so every CSV the
-    toolkit writes looks the same."""
-    import csv
-    import io
-
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(fieldnames or rows[0]),
-                       lineterminator=lineterminator)
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
-
-
-def _wrap(text: str, width: int = 96) -> list[str]:
-    """``text`` with its whitespace collapsed, wrapped to ``width`` columns."""
-    import textwrap
-
-    return textwrap.wrap(" ".join(text.split()), width)
-
-
-def markdown_table(rows: Sequence[Sequence[Any]], headers: Sequence[str],
-                   align: str | None = None) -> str:
-    """A markdown (GitHub) table; ``align`` is one of 'l'/'r' per column, ``|`` in a cell
-    is escaped."""
-    align = align or "l" + "r" * (len(headers) - 1)
-    out = ["| " + " | ".join(headers) + " |",
-           "|" + "|".join(":--" if a == "l" else "--:" for a in align) + "|"]
-    out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows]
-    return "\n".join(out)
-
+#: the formats of ``roofline analyze`` (:func:`render_analysis`)
+ANALYSIS_FORMATS = ("table", "csv", "json", "markdown")
 
 # --------------------------------------------------------------------------- analysis
 
@@ -238,25 +176,8 @@ def analysis_csv(a: Analysis) -> str:
     return a.layers.to_csv(index_label="layer")
 
 
-def to_json(obj: Any) -> str:
-    """JSON with NaN/inf turned into null (strict JSON readers reject them)."""
-
-    def clean(x: Any) -> Any:
-        if isinstance(x, float) and not math.isfinite(x):
-            return None
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items()}
-        if isinstance(x, (list, tuple)):
-            return [clean(v) for v in x]
-        if hasattr(x, "item") and not isinstance(x, (str, bytes)):  # numpy scalars
-            return clean(x.item())
-        return x
-
-    return json.dumps(clean(obj), indent=2)
-
-
 def render_analysis(a: Analysis, fmt: str, top: int = 10) -> str:
-    """Render an analysis in one of :data:`FORMATS`."""
+    """Render an analysis in one of :data:`ANALYSIS_FORMATS`."""
     if fmt == "table":
         return analysis_text(a, top)
     if fmt == "csv":
@@ -266,13 +187,6 @@ def render_analysis(a: Analysis, fmt: str, top: int = 10) -> str:
     if fmt == "markdown":
         return analysis_markdown(a, top)
     raise ValueError(fmt)
-
-
-def frame_text(df: pd.DataFrame) -> str:
-    """A DataFrame as a fixed-width table (numbers formatted to 4 significant digits)."""
-    rows = [[f"{v:.4g}" if isinstance(v, float) else v for v in r] for r in df.itertuples(index=False)]
-    align = "".join("r" if df[c].dtype.kind in "iuf" else "l" for c in df.columns)
-    return render_table(rows, list(df.columns), align)
 
 
 # --------------------------------------------------------------------------- hardware
@@ -297,7 +211,7 @@ def hardware_text(p: HardwareProfile) -> str:
     lines = [f"{p.id}: {p.name}{'  [FITTED]' if p.fitted else ''}", f"kind {p.kind}, default dtype "
              f"{p.default_dtype}" + (f", file {p.path}" if p.path else "")]
     if p.description:
-        lines += ["", *_wrap(p.description)]
+        lines += ["", *wrap(p.description)]
     lines += ["", "peak compute"]
     for d, f in p.peak_macs_per_s.items():
         lines.append(f"  {d:5} {si(f.value, 'MAC/s'):>14}  ridge {p.ridge_point(d):8.3g} MACs/B"
@@ -347,13 +261,12 @@ def zoo_list_text(entries: Sequence[ZooEntry], fmt: str) -> str:
                    "and notes; docs/fidelity.md compares our counts with these.")
 
 
-def zoo_entry_text(e: ZooEntry, ours: Counts) -> str:
+def zoo_entry_text(e: ZooEntry, ours: Counts, gaps: Mapping[str, str | None]) -> str:
     """``roofline zoo show``: how an entry is built, its published figures with their
-    sources, and our counts beside them (with the cause of any gap, from fidelity.py)."""
-    from roofline.models.fidelity import Row, explanation
-
+    sources, and our counts beside them, with ``gaps``: figure -> the cause of its gap over
+    5 % (:func:`roofline.models.fidelity.explanation`) or None."""
     def field(label: str, text: str) -> list[str]:
-        wrapped = _wrap(text, 84)
+        wrapped = wrap(text, 84)
         return [f"{label:12} {wrapped[0]}", *(" " * 13 + w for w in wrapped[1:])]
 
     res = f"{e.resolution} px (the paper's)"
@@ -368,7 +281,7 @@ def zoo_entry_text(e: ZooEntry, ours: Counts) -> str:
         if text:
             lines += field(label, text)
     lines += ["", "published                      ours"]
-    pub, row, said = e.published, Row(e, ours, None), set()
+    pub, said = e.published, set()
     for fig, label, unit, mine in (("top1", "top-1", "%", None),
                                    ("params_m", "params", "M", ours.params / 1e6),
                                    ("macs_g", "MACs", "G", ours.macs / 1e9)):
@@ -379,14 +292,14 @@ def zoo_entry_text(e: ZooEntry, ours: Counts) -> str:
             mine_s += f" ({mine / c.value - 1:+.1%})"
         src = c.source.short if c.source and c.value is not None else "none published"
         lines.append(f"  {label:7} {value:>9}  {src:20} {mine_s}".rstrip())
-        for text in (c.note, explanation(row, fig) if mine is not None else None):
+        for text in (c.note, gaps.get(fig) if mine is not None else None):
             if text and text not in said:
                 said.add(text)
-                lines += ["          " + w for w in _wrap(text, 86)]
+                lines += ["          " + w for w in wrap(text, 86)]
     if pub.sources():
         lines += ["", "sources"]
         for s in pub.sources():
-            lines += ["  " + w for w in _wrap(f"{s.short}: {s.citation} {s.url}", 94)]
+            lines += ["  " + w for w in wrap(f"{s.short}: {s.citation} {s.url}", 94)]
     lines += ["", f"`roofline analyze {e.name}` for its layer table on a device."]
     return "\n".join(lines)
 
@@ -399,10 +312,6 @@ def sweep_text(df: pd.DataFrame, preset: Preset, fmt: str) -> str:
 
     table: models x RPs in ms (long rows past 10 RPs); csv: tidy rows, latency in ms;
     json: the preset and tidy rows in seconds."""
-    from dataclasses import asdict
-
-    from roofline import __version__
-
     if fmt == "json":
         return to_json({
             "roofline_version": __version__,
@@ -446,12 +355,12 @@ def sweep_text(df: pd.DataFrame, preset: Preset, fmt: str) -> str:
 # --------------------------------------------------------------------------- bench
 
 
-def bench_text(result: BenchResult, *, profile: str, quick: bool = False) -> str:
-    """``roofline bench``: what was measured, the ridge points, and where the profile went."""
-    from roofline.calibration.bench import ridge_points, summary_rows
-
-    rp = ridge_points(result)
-    table = render_table(summary_rows(result),
+def bench_text(result: BenchResult, rows: Sequence[Sequence[Any]], rp: Mapping[str, float], *,
+               profile: str, quick: bool = False) -> str:
+    """``roofline bench``: what was measured (``rows``: roof, dtype or memory, threads,
+    median, spread, problem), the ridge points ``rp`` (dtype -> MACs/byte), and where the
+    profile went."""
+    table = render_table(rows,
                          ["roof", "dtype / memory", "threads", "median", "spread", "problem"],
                          "lllrrl")
     lines = [f"{result.device_name}, torch {result.torch_version}, {result.elapsed_s:.0f} s",
