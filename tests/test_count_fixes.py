@@ -220,6 +220,19 @@ def test_one_tensor_passed_as_several_inputs_stays_one_tensor():
     assert df.iloc[0].input_bytes == 2_560 and df.iloc[0].input_shape == "10x2x32"
 
 
+def test_views_of_one_tensor_passed_as_inputs_stay_one_tensor():
+    # a @ a.mT with a real 6 x 4 tensor: one region read once (96 B), 6 x 6 out (144 B)
+    class Gram(nn.Module):
+        def forward(self, a, b):
+            return a @ b
+
+    a = torch.randn(6, 4)
+    tr = trace(Gram(), inputs=(a, a.mT))
+    assert len({r.value for r in tr.inputs}) == 1
+    row = layer_table(tr, "none").iloc[0]
+    assert (row.input_bytes, row.output_bytes) == (96, 144)
+
+
 def test_complex_tensors_are_two_real_elements():
     class Spectrum(nn.Module):
         def forward(self, x):

@@ -145,6 +145,11 @@ def _ref_bytes(r: Ref, size: float) -> float:
     return r.numel * TORCH_ITEMSIZE.get(r.dtype, 4)
 
 
+def _region(r: Ref) -> tuple:
+    """What a read touches: x and its transpose (or any permutation) are one region."""
+    return r.value, r.offset, tuple(sorted(r.shape))
+
+
 def _shape_str(refs: Iterable[Ref]) -> str:
     return ",".join("x".join(map(str, r.shape)) for r in refs)
 
@@ -184,9 +189,9 @@ def layer_table(trace: Trace, fusion: str = "tflite", dtype: str = "fp32",
             for r in o.inputs:
                 if r.weight:
                     if not folded:
-                        weights.setdefault((r.value, r.offset, r.shape), r)
+                        weights.setdefault(_region(r), r)
                 elif r.value not in written:
-                    inputs.setdefault((r.value, r.offset, r.shape), r)
+                    inputs.setdefault(_region(r), r)
         outputs = [out for o in layer.ops for out in o.outputs
                    if out.value in model_outputs or readers_outside[out.value] - {li}]
         if not outputs:  # written but never read (dead code): still written

@@ -21,7 +21,7 @@ from torch.utils._pytree import tree_map
 
 from roofline.errors import InputError
 
-__all__ = ["InputSpec", "MetaCopier", "ModuleState", "make_args", "meta_call"]
+__all__ = ["InputSpec", "MetaCopier", "ModuleState", "make_args", "meta_call", "storage_key"]
 
 InputSpec = Sequence[int] | Sequence[Sequence[int]]
 
@@ -62,14 +62,25 @@ class MetaCopier:
     def __init__(self) -> None:
         self.memo: dict[int, torch.Tensor] = {}
         self.held: list[torch.Tensor] = []
+        self.storages: dict[tuple[int, torch.dtype], torch.Tensor] = {}
 
     def tensor(self, x: torch.Tensor) -> torch.Tensor:
         m = self.memo.get(id(x))
         if m is None:
-            m = x if x.device.type == "meta" else torch.empty_strided(
-                x.shape, x.stride(), dtype=x.dtype, device="meta")
+            m = x if x.device.type == "meta" else self._meta_view(x)
             self.memo[id(x)] = m
         return m
+
+    def _meta_view(self, x: torch.Tensor) -> torch.Tensor:
+        """A meta tensor like ``x``; views of one storage (x and x.mT) stay views of one."""
+        key = storage_key(x)
+        if key is None:
+            return torch.empty_strided(x.shape, x.stride(), dtype=x.dtype, device="meta")
+        base = self.storages.get((key, x.dtype))
+        if base is None:
+            n = x.untyped_storage().nbytes() // max(x.element_size(), 1)
+            base = self.storages[(key, x.dtype)] = torch.empty(n, dtype=x.dtype, device="meta")
+        return base.as_strided(x.shape, x.stride(), x.storage_offset())
 
     def tree(self, tree: Any) -> Any:
         return tree_map(self.leaf, tree)
@@ -89,6 +100,14 @@ class MetaCopier:
                              "tensors directly") from e
         self.held += [self.memo[id(t)] for t in found]
         return copy
+
+
+def storage_key(t: torch.Tensor) -> int | None:
+    """An identity of ``t``'s storage (None for tensors without one: sparse, nested)."""
+    try:
+        return t.untyped_storage()._cdata
+    except (RuntimeError, NotImplementedError, AttributeError):
+        return None
 
 
 def _held_tensors(obj: Any, depth: int = 6) -> list[torch.Tensor]:

@@ -48,6 +48,7 @@ from roofline.graph.torch_inputs import (
     ModuleState,
     make_args,
     meta_call,
+    storage_key,
 )
 
 __all__ = ["Ref", "OpRecord", "Trace", "trace"]
@@ -373,9 +374,19 @@ def trace(
     params, buffers = _register_weights(model, rec, used)
     input_tensors = [t for t in tree_flatten((args, kw))[0] if isinstance(t, torch.Tensor)]
     input_tensors += to_meta.held   # tensors inside objects (a KV-cache object in kwargs)
+    storages: dict[int, _Info] = {}
     for t in input_tensors:
-        if id(t) not in rec.info:   # one tensor passed as several inputs stays one tensor
-            rec.register(t, False)
+        # one tensor passed as several inputs, or views of one storage (x, x.mT), stay one
+        if id(t) in rec.info:
+            continue
+        key = storage_key(t)
+        if key is None or key not in storages:
+            info = rec.register(t, False)
+            if key is not None:
+                storages[key] = info
+        else:
+            rec.info[id(t)] = storages[key]
+            rec.keep.append(t)
     input_refs = tuple(rec.ref(t) for t in input_tensors)
 
     names = {id(m): n for n, m in model.named_modules()}
