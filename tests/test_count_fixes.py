@@ -233,6 +233,36 @@ def test_views_of_one_tensor_passed_as_inputs_stay_one_tensor():
     assert (row.input_bytes, row.output_bytes) == (96, 144)
 
 
+class CacheWrite(nn.Module):
+    def __init__(self, how):
+        super().__init__()
+        self.how = how
+        self.register_buffer("k", torch.zeros(1, 8, 100, 16))
+
+    def forward(self, x, pos):
+        if self.how == "index_copy":
+            self.k.index_copy_(2, pos, x)
+        elif self.how == "index_put":
+            self.k[:, :, pos] = x
+        else:
+            self.k.index_add_(2, pos, x)
+        return self.k.sum()
+
+
+@pytest.mark.parametrize("how", ["index_copy", "index_put", "index_add"])
+def test_an_in_place_cache_write_touches_the_new_rows_only(how):
+    # one position of a 1 x 8 x 100 x 16 fp32 cache (51,200 B): the write moves 8 x 16 x 4 B
+    # = 512 B (index_add_ also reads those 512 B of the buffer: weight bytes, as the buffer
+    # is still model state), then the sum reads the whole cache
+    tr = trace(CacheWrite(how), inputs=(torch.zeros(1, 8, 1, 16), torch.tensor([7])))
+    df = layer_table(tr, "none")
+    write, total = df.iloc[0], df.iloc[1]
+    assert write.output_bytes == 512
+    assert write.input_bytes == 512 + 8   # x, pos (int64)
+    assert write.weight_bytes == (512 if how == "index_add" else 0)
+    assert total.input_bytes == 51_200
+
+
 def test_complex_tensors_are_two_real_elements():
     class Spectrum(nn.Module):
         def forward(self, x):

@@ -128,6 +128,34 @@ def _gathered(name: str, src: Ref, args: tuple, out_list: list[torch.Tensor]) ->
     return replace(src, numel=min(src.numel, numel))
 
 
+# in-place ops that write the rows (elements) they scatter into their first operand
+_SCATTERS = frozenset({"index_copy", "index_add", "index_put", "_index_put_impl", "scatter",
+                       "scatter_add", "scatter_reduce"})
+
+
+def _scattered(name: str, args: tuple, kwargs: dict) -> int | None:
+    """Elements an in-place scatter writes (None where it cannot be told from shapes)."""
+    def numel(i: int) -> int | None:
+        t = args[i] if len(args) > i else None
+        return t.numel() if isinstance(t, torch.Tensor) else None
+
+    if name in ("index_copy", "index_add"):
+        return numel(3)                    # (self, dim, index, source)
+    if name in ("index_put", "_index_put_impl"):
+        n = numel(2)                       # (self, indices, values): a scalar fill of a mask
+        return n if n is not None and n > 1 else None   # writes an unknown count
+    n = numel(3) if len(args) > 3 else None   # scatter(self, dim, index, src)
+    return n if n is not None else numel(2)   # scatter(self, dim, index, value): per index
+
+
+def _accumulates(name: str, args: tuple, kwargs: dict) -> bool:
+    if name in ("index_add", "scatter_add", "scatter_reduce"):
+        return True
+    if name in ("index_put", "_index_put_impl"):
+        return bool(args[3] if len(args) > 3 else kwargs.get("accumulate", False))
+    return name == "scatter" and kwargs.get("reduce") is not None
+
+
 @dataclass(slots=True)
 class _Info:
     value: int
@@ -231,7 +259,16 @@ class _Recorder:
                          (self.ref(in_list[0], src),), tuple(outs))
             return
 
+        written = None
+        if st.aten in _SCATTERS and in_list and out_list and out_list[0] is in_list[0]:
+            # an in-place scatter (a KV-cache write) writes only the rows it scatters, and
+            # reads its target only where it accumulates
+            written = _scattered(st.aten, args, kwargs)
+            if written is not None:
+                target, in_list = in_list[0], in_list[1:]
         in_refs = tuple(self.ref(t) for t in in_list)
+        if written is not None and _accumulates(st.aten, args, kwargs):
+            in_refs = (replace(self.ref(target), numel=written), *in_refs)
         if st.aten in _GATHERS and in_refs:
             in_refs = (_gathered(st.aten, in_refs[0], args, out_list), *in_refs[1:])
         if st.role_hint == "alloc":
@@ -254,6 +291,8 @@ class _Recorder:
             where = f" in module {module!r}" if module else ""
             raise TraceError(f"{e}{where}; this is a bug in roofline.graph.formulas") from e
         outs = tuple(self.ref(t, self.write(t, False)) for t in out_list)
+        if written is not None:
+            outs = (replace(outs[0], numel=min(outs[0].numel, written)), *outs[1:])
         self._append(st.aten, kind, "compute", module, module_type, macs, in_refs, outs, known)
 
     def record_attention(self, args: tuple, kwargs: dict, out: torch.Tensor) -> None:
