@@ -29,9 +29,12 @@ from typing import Any
 from roofline import __version__
 from roofline.errors import OutputError
 from roofline.graph.records import Trace
+from roofline.models.zoo import lookup
+
+__all__ = ["FORMAT", "cache_dir", "canonical_spec", "check_trace", "clear", "code_fingerprint",
+           "enabled", "info", "key", "load", "store", "trace_key"]
 
 FORMAT = 2
-#: modules whose code decides what a trace and its stored metadata contain
 
 
 def cache_dir() -> Path:
@@ -73,8 +76,6 @@ def _fingerprint() -> dict[str, str]:
 
 def canonical_spec(spec: str) -> str:
     """One name per model: a zoo alias becomes its entry, a bare timm name gets ``timm:``."""
-    from roofline.models.zoo import lookup
-
     spec = spec.strip()
     entry = lookup(spec)
     if entry is not None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from roofline.errors import InputError, did_you_mean
 
+__all__ = ["DTYPE_BYTES", "TORCH_ITEMSIZE", "FLOATING", "canonical_dtype", "dtype_bytes"]
+
 #: bytes per element of each analysis dtype
 DTYPE_BYTES: dict[str, float] = {
     "int4": 0.5,

@@ -12,6 +12,10 @@ import difflib
 from collections.abc import Iterable
 
 
+__all__ = ["RooflineError", "UnknownModelError", "UnknownHardwareError", "ProfileError",
+           "InputError", "NoInputShapeError", "TraceError", "OutputError", "did_you_mean"]
+
+
 class RooflineError(ValueError):
     """A mistake in what the user asked for; the message is one self-contained line."""
 

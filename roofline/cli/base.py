@@ -26,6 +26,9 @@ import click
 from roofline import __version__
 from roofline.errors import InputError, OutputError, RooflineError, TraceError
 
+__all__ = ["FORMATS", "Deadline", "check_output", "check_timeout", "fail", "main", "user_errors",
+           "write_output"]
+
 FORMATS = ["table", "csv", "json", "markdown"]
 
 

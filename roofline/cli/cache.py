@@ -9,6 +9,9 @@ from roofline.cli.base import user_errors
 # --------------------------------------------------------------------------- cache
 
 
+__all__ = ["cache_group"]
+
+
 @click.group("cache")
 def cache_group() -> None:
     """The trace cache: repeated analyses skip tracing and never import torch."""
@@ -18,7 +21,7 @@ def cache_group() -> None:
 @user_errors
 def cache_info() -> None:
     """Where the cache lives, how many traces it holds and their size."""
-    from roofline.cache import info
+    from roofline.cache import info  # deferred: keeps `roofline --help` fast
     from roofline.render.report import cache_info_text
 
     click.echo(cache_info_text(info()))
@@ -28,6 +31,6 @@ def cache_info() -> None:
 @user_errors
 def cache_clear() -> None:
     """Delete every cached trace."""
-    from roofline.cache import cache_dir, clear
+    from roofline.cache import cache_dir, clear  # deferred: keeps `roofline --help` fast
 
     click.echo(f"removed {clear()} cached traces from {cache_dir()}")

@@ -20,6 +20,10 @@ import numpy as np
 import pandas as pd
 
 
+__all__ = ["HOLDS", "RoofLike", "device_at", "layer_latencies", "layer_times", "roofline_time",
+           "sweep", "totals"]
+
+
 class RoofLike(Protocol):
     """What the latency model needs of a device (``hardware.Roof`` is one)."""
 
@@ -167,9 +171,9 @@ def _model_sums(macs: np.ndarray, nbytes: np.ndarray, sizes: np.ndarray,
     mem_out = np.zeros_like(out)
     if not len(macs):
         return out, mem_out
-    demand = nbytes[:, None] * grid[None, :]           # RP x bytes_i
-    eq = np.maximum(macs[:, None], demand)              # MAC-equivalents, layers x RPs
-    mem = np.where(demand > macs[:, None], eq, 0.0)     # the memory-bound part
+    # MAC-equivalents (layers x RPs): the roofline at PeakMACs = 1 and bandwidth = 1 / RP
+    compute, memory, eq = _mac_equivalents(macs, nbytes, grid)
+    mem = np.where(memory > compute, eq, 0.0)           # the memory-bound part
     nonempty = sizes > 0
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])[nonempty]
     out[nonempty] = np.add.reduceat(eq, starts, axis=0)
@@ -183,7 +187,15 @@ def layer_latencies(layers: pd.DataFrame, rps: Any, *, hold: str = "bandwidth",
     ridge point, ``max(macs_i / PeakMACs(RP), bytes_i / BW(RP))``."""
     grid = _as_grid(rps)
     peak, _ = device_at(grid, hold, peak_macs_per_s, mem_bw_bytes_per_s)
-    macs = layers["macs"].to_numpy(dtype=float)
-    nbytes = layers["bytes"].to_numpy(dtype=float)
-    eq = np.maximum(macs[:, None], nbytes[:, None] * grid[None, :])
+    _, _, eq = _mac_equivalents(layers["macs"].to_numpy(dtype=float),
+                                layers["bytes"].to_numpy(dtype=float), grid)
     return pd.DataFrame(eq / peak[None, :], index=layers.index, columns=pd.Index(grid, name="rp"))
+
+
+def _mac_equivalents(macs: np.ndarray, nbytes: np.ndarray,
+                     grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`roofline_time` in the hardware-independent form, layers x ridge points:
+    PeakMACs x t_i = max(macs_i, RP x bytes_i) (a device with PeakMACs = 1, BW = 1 / RP)."""
+    with np.errstate(divide="ignore"):
+        bandwidth = np.where(grid > 0, 1.0 / np.where(grid > 0, grid, 1.0), np.inf)
+    return roofline_time(macs[:, None], nbytes[:, None], 1.0, bandwidth[None, :])
