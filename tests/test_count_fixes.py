@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 import roofline
+from roofline.errors import InputError, TraceError
 from roofline.graph.layers import layer_table
 from roofline.graph.torch_trace import trace
 
@@ -313,3 +314,16 @@ def test_a_zoo_model_at_an_absurd_batch_stays_positive():
     a = roofline.analyze("mnv4_conv_small", batch=60_000_000_000, cache=False)
     assert a.totals["macs"] == pytest.approx(186_005_568 * 60_000_000_000, rel=1e-12)
     assert (a.layers.macs >= 0).all() and (a.layers.bytes > 0).all()
+
+
+def test_an_input_beyond_what_a_tensor_can_address_is_a_clear_error():
+    # 3e16 x 4096 fp32 elements are 4.9e20 bytes, more than 2^63: refused before tracing
+    with torch.device("meta"):
+        lin = nn.Linear(4096, 8)
+    with pytest.raises(InputError, match=r"more than a tensor can address"):
+        trace(lin, (30_000_000_000_000_000, 4096))
+    # an input that fits whose activations do not: one line naming the module and the sizes
+    with torch.device("meta"):
+        wide = nn.Sequential(nn.Linear(4096, 4096), nn.Linear(4096, 1 << 20))
+    with pytest.raises(TraceError, match=r"too large.*'1'.*2\^63 bytes"):
+        trace(wide, (1 << 41, 4096))   # 2^41 x 2^20 x 4 B = 2^63 B

@@ -11,6 +11,7 @@ rewrites ``m.weight`` (weight_norm, spectral_norm, pruning) leaves no trace on t
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from copy import deepcopy
 from typing import Any
@@ -33,7 +34,16 @@ def make_args(input_shape: InputSpec | None, inputs: Any, dtype: torch.dtype) ->
     if inputs is not None:
         return inputs if isinstance(inputs, tuple) else (inputs,)
     shapes = _normalise_shapes(input_shape)
+    size = torch.empty((), dtype=dtype).element_size()
+    for s in shapes:
+        if math.prod(s) * size > _MAX_BYTES:
+            raise InputError(f"input shape {s} holds {math.prod(s):.3g} elements, more than a "
+                             f"tensor can address (2^63 bytes); use a smaller shape or batch")
     return tuple(torch.empty(s, dtype=dtype, device="meta") for s in shapes)
+
+
+#: the most bytes one torch tensor can span (its storage size is an int64)
+_MAX_BYTES = 2**63 - 1
 
 
 def _normalise_shapes(spec: Any) -> list[tuple[int, ...]]:

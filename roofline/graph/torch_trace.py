@@ -500,6 +500,10 @@ def _explain_failure(model: nn.Module, rec: _Recorder, e: Exception) -> str:
                               "smaller than kernel", "output size is too small")):
         return (f"the input is too small for {name}: at {where!r} the feature map is smaller "
                 f"than the kernel ({msg[:160]}); use a larger resolution")
+    if "Storage size calculation overflowed" in msg:
+        sizes = msg.split("sizes=")[-1][:120]
+        return (f"the input is too large for {name}: at {where!r} a tensor of sizes {sizes} "
+                "would span more than 2^63 bytes; use a smaller batch or input shape")
     if len(msg) > 300:
         msg = msg[:297] + "..."
     return f"the forward of {name} failed at {where!r}: {type(e).__name__}: {msg}"
