@@ -39,11 +39,17 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from roofline import measure  # noqa: E402
-
-from roofline.calibration import bench
-
-from roofline.calibration import fit as calibrate
+from roofline.calibration import bench, measure  # noqa: E402
+from roofline.calibration.dataset import Dataset  # noqa: E402
+from roofline.calibration.fit import fit_report, leave_one_out_macs  # noqa: E402
+from roofline.calibration.measurements import model_rows, read_measurements  # noqa: E402
+from roofline.calibration.profile_writer import (  # noqa: E402
+    bench_profile,
+    bench_profile_header,
+    fitted_profile,
+)
+from roofline.calibration.stats import compare  # noqa: E402
+from roofline.hardware.io import check_profile_text, profile_yaml  # noqa: E402
 from roofline.hardware.registry import load_profile  # noqa: E402
 from roofline.latency.equation import layer_times  # noqa: E402
 
@@ -100,7 +106,7 @@ def main() -> None:
         bench_json.write_text(json.dumps(result.to_dict(), indent=1))
     record["load"]["after_bench"] = loadavg()
     record["bench"] = result.to_dict()
-    record["bench"]["ridge_points"] = bench.ridge_points(result)
+    record["bench"]["ridge_points"] = bench.bench_ridge_points(result)
 
     # 2. measure -----------------------------------------------------------------------
     csv_path = out / "zoo_fp32_1t.csv"
@@ -135,13 +141,13 @@ def main() -> None:
         per["layer_index"] = per["layer_index"].astype("Int64")
         per.to_csv(layers_path, index=False, float_format="%.6g")
     record["load"]["after_measure"] = loadavg()
-    rows_all = calibrate.read_measurements(csv_path)
-    rows = calibrate.model_rows(rows_all)
+    rows_all = read_measurements(csv_path)
+    rows = model_rows(rows_all)
     rows["dtype"] = "fp32"
     record["measurements"] = pd.read_csv(csv_path).to_dict(orient="records")
 
     # 3. fit ---------------------------------------------------------------------------
-    data = bench.profile_data(result)
+    data = bench_profile(result)
     bench_peak = data["peak_macs_per_s"]["fp32"]["value"]
     datasets = {}
     fits = {}
@@ -149,12 +155,12 @@ def main() -> None:
         if fusion not in datasets:
             keys = [(m, int(r), "fp32") for m, r in zip(rows["model"], rows["resolution"])]
             tables = measure.layer_tables(keys, fusion=fusion)
-            datasets[fusion] = (calibrate.Dataset.from_tables(
+            datasets[fusion] = (Dataset.from_tables(
                 [tables[k] for k in keys], rows["latency_s"].to_numpy(), list(rows["model"]),
                 keys), tables)
         ds = datasets[fusion][0]
         log(f"== fit: {name}")
-        rep = calibrate.fit_report(ds, overhead=overhead, hold_peak=bench_peak if hold else None,
+        rep = fit_report(ds, overhead=overhead, hold_peak=bench_peak if hold else None,
                                    cv=True)
         rep.update(fusion=fusion, held_peak=hold)
         fits[name] = rep
@@ -164,7 +170,7 @@ def main() -> None:
     ds, tables = datasets["none"]
     raw_roof = load_profile_from(data, out / "bench_profile.yaml").roof("fp32")
     raw_pred = np.array([layer_times(tables[k], raw_roof)["latency_s"].sum() for k in ds.keys])
-    record["validate_bench_profile"] = calibrate.compare(ds.measured_s, raw_pred, ds.total_macs)
+    record["validate_bench_profile"] = compare(ds.measured_s, raw_pred, ds.total_macs)
     best = fits["roofline + overhead"]
     per_layer = None
     if layers_path.exists():
@@ -172,9 +178,9 @@ def main() -> None:
         record["per_layer"] = per_layer[1]
 
     # the profiles: bench roofs, and the fit -------------------------------------------
-    text = calibrate.profile_yaml(data, bench.profile_header(
+    text = profile_yaml(data, bench_profile_header(
         result, "python benchmarks/accuracy_local.py"))
-    calibrate.check_profile_text(text, args.profile)
+    check_profile_text(text, args.profile)
     Path(args.profile).write_text(text)
     log(f"wrote {args.profile}")
     base = load_profile(args.profile)
@@ -185,14 +191,14 @@ def main() -> None:
     if layers_path.exists():
         (docs / f"accuracy_layers_{stem}.csv").write_text(layers_path.read_text())
     fitted_path = docs / f"accuracy_fitted_{stem}.yaml"
-    fitted = calibrate.fitted_profile(best, base=base, dtype="fp32",
+    fitted = fitted_profile(best, base=base, dtype="fp32",
                                       source=str(kept_csv.relative_to(ROOT)), fusion="none",
                                       threads=1, hold_peak=False)
-    text = calibrate.profile_yaml(fitted, "Fitted by benchmarks/accuracy_local.py (roofline + "
+    text = profile_yaml(fitted, "Fitted by benchmarks/accuracy_local.py (roofline + "
                                   "per-layer overhead, fusion none); see docs/accuracy.md.\n"
                                   f"Use it with --fusion none: roofline analyze MODEL --hw "
                                   f"{fitted_path.relative_to(ROOT)} --fusion none")
-    calibrate.check_profile_text(text, str(fitted_path))
+    check_profile_text(text, str(fitted_path))
     fitted_path.write_text(text)
     log(f"wrote {kept_csv}, {fitted_path}")
 
@@ -206,7 +212,7 @@ def main() -> None:
                  "within_20pct": best["loo"]["within_20pct"]}
     macs_stats = {"mape": best["loo"]["mape_macs"],
                   "within_20pct": best["loo"]["within_20pct_macs"]}
-    models["macs_only_loo_ms"] = calibrate.leave_one_out_macs(ds) * 1e3
+    models["macs_only_loo_ms"] = leave_one_out_macs(ds) * 1e3
     fig = scatter(
         models, predicted_column="loo_predicted_ms", baseline_column="macs_only_loo_ms",
         stats=loo_stats, baseline_stats={**macs_stats, "spearman_macs": best["spearman_macs"]},
@@ -285,7 +291,7 @@ def markdown_tables(rec: dict) -> str:
 
 
 def load_profile_from(data: dict, path: Path):
-    path.write_text(calibrate.profile_yaml(data))
+    path.write_text(profile_yaml(data))
     return load_profile(path)
 
 
@@ -293,7 +299,7 @@ def layer_comparison(path: Path, rep: dict):
     """Per-layer measured vs predicted (the fitted roofline + overhead, fusion none)."""
     from roofline.hardware.registry import Roof
 
-    df = calibrate.read_measurements(path)
+    df = read_measurements(path)
     per = df[df["layer_index"].notna() & (df["layer_index"] >= 0)]
     roof = Roof("fit", "fit", "cpu", "fp32", rep["peak_macs_per_s"], rep["mem_bw_bytes_per_s"],
                 True, "fitted", overhead_s_per_layer=rep["overhead_s_per_layer"])
@@ -309,7 +315,7 @@ def layer_comparison(path: Path, rep: dict):
                         "predicted_ms": table["latency_s"].iloc[i] * 1e3,
                         "macs": float(table["macs"].iloc[i])})
     layers = pd.DataFrame(out)
-    stats = calibrate.compare(layers["measured_ms"].to_numpy(), layers["predicted_ms"].to_numpy(),
+    stats = compare(layers["measured_ms"].to_numpy(), layers["predicted_ms"].to_numpy(),
                               layers["macs"].to_numpy())
     stats["models"] = int(layers["model"].nunique())
     by_op = layers.assign(ratio=layers["predicted_ms"] / layers["measured_ms"]).groupby("op")

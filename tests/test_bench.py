@@ -9,14 +9,19 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from roofline.calibration import bench
-
-from roofline.calibration import measure
-from roofline.calibration.fit import check_profile_text, parse_measurements, profile_yaml
+from roofline.calibration import bench, machine, measure, real_model, timing
+from roofline.calibration.measurements import parse_measurements
+from roofline.calibration.profile_writer import (
+    METHOD_URLS,
+    bench_profile,
+    bench_profile_header,
+    default_profile_id,
+)
 from roofline.cli import main
+from roofline.hardware.io import check_profile_text, profile_yaml
 from roofline.hardware.registry import load_profile
 
-TINY = bench.QUICK
+TINY = bench.QUICK_BENCH
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +41,12 @@ def test_bench_measures_peaks_and_bandwidths(quick_result):
         assert p.spread >= 0 and p.repeats == TINY.repeats and p.runs >= 1
     # sane orders of magnitude for any CPU torch runs on
     assert 1e8 < fp32.value < 1e14 and 1e8 < dram.value < 1e13
-    assert set(bench.ridge_points(r)) >= {"fp32"}
+    assert set(bench.bench_ridge_points(r)) >= {"fp32"}
 
 
 def test_bench_profile_is_valid_and_measured(quick_result, tmp_path):
-    data = bench.profile_data(quick_result)
-    text = profile_yaml(data, bench.profile_header(quick_result))
+    data = bench_profile(quick_result)
+    text = profile_yaml(data, bench_profile_header(quick_result))
     path = tmp_path / "this_machine.yaml"
     check_profile_text(text, str(path))
     path.write_text(text)
@@ -53,29 +58,29 @@ def test_bench_profile_is_valid_and_measured(quick_result, tmp_path):
     for fact in (quick_result.date, quick_result.torch_version, quick_result.device_name,
                  "1 thread", "median of"):  # the run itself
         assert fact in f.note, fact
-    assert p.mem_bw_bytes_per_s.source == bench.METHOD_URLS["triad"]
+    assert p.mem_bw_bytes_per_s.source == METHOD_URLS["triad"]
     assert set(p.variants) >= {"all_threads", "llc"}
     assert "2 threads" in p.name or "2 logical" in p.description or "2 threads" in p.description
 
 
 def test_cache_size_parsing():
-    assert bench._parse_size("32768K") == 32 << 20
-    assert bench._parse_size("1M") == 1 << 20
-    assert bench._parse_size("512") == 512
+    assert machine.parse_cache_size("32768K") == 32 << 20
+    assert machine.parse_cache_size("1M") == 1 << 20
+    assert machine.parse_cache_size("512") == 512
     with pytest.raises(ValueError):
-        bench._parse_size("lots")
+        machine.parse_cache_size("lots")
 
 
 def test_default_id_is_a_valid_profile_id(quick_result):
     import re
 
-    pid = bench.default_id(quick_result)
+    pid = default_profile_id(quick_result)
     assert re.fullmatch(r"[a-z0-9][a-z0-9_]*_2t", pid), pid
 
 
 def test_time_callable():
     calls = []
-    t = measure.time_callable(lambda: calls.append(1), repeats=3, min_time_s=0.001,
+    t = timing.time_callable(lambda: calls.append(1), repeats=3, min_time_s=0.001,
                               warmup_s=0.0)
     assert t.repeats == 3 and t.runs >= 1 and len(t.samples) == 3
     assert t.latency_s > 0 and t.min_s <= t.latency_s and t.spread >= 0
@@ -86,8 +91,8 @@ def test_time_callable():
 
 
 def test_real_model_is_deterministic_and_finite():
-    a = measure.real_model("mnv4_conv_small")
-    b = measure.real_model("mnv4_conv_small")
+    a = real_model.real_model("mnv4_conv_small")
+    b = real_model.real_model("mnv4_conv_small")
     assert a.resolution == 224 and tuple(a.input.shape) == (1, 3, 224, 224)
     for (n, p), (_, q) in zip(a.module.state_dict().items(), b.module.state_dict().items()):
         assert torch.equal(p, q), n
@@ -107,7 +112,7 @@ def test_materialise_zeroes_integer_buffers():
 
     with torch.device("meta"):
         net = Net()
-    net = measure.materialise(net)
+    net = real_model.materialise(net)
     assert net.idx.device.type == "cpu" and torch.equal(net.idx, torch.zeros(4, dtype=torch.long))
     assert float(net.lin.bias.detach().abs().sum()) == 0
 

@@ -15,16 +15,23 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from roofline.calibration import fit as C
+from roofline.calibration import dataset as D
+from roofline.calibration import fit as F
+from roofline.calibration import measurements as M
+from roofline.calibration import profile_writer as W
+from roofline.calibration import stats as S
+from roofline.calibration import validate as V
 from roofline.cli import main
 from roofline.errors import RooflineError
+from roofline.hardware.io import check_profile_text, profile_yaml
 from roofline.hardware.registry import load_profile
+from roofline.render.calibration import fit_text, render_validation
 
 PEAK, BW = 5e10, 8e9  # the "true" device of the synthetic data: ridge point 6.25 MACs/byte
 
 
 def synthetic(seed: int = 0, n_models: int = 15, *, overhead: float = 0.0,
-              noise: float = 0.03) -> C.Dataset:
+              noise: float = 0.03) -> D.Dataset:
     """Models whose layers centre on different intensities (from memory- to compute-heavy),
     timed on the true device with log-normal noise."""
     rng = np.random.default_rng(seed)
@@ -37,9 +44,9 @@ def synthetic(seed: int = 0, n_models: int = 15, *, overhead: float = 0.0,
         nbytes = np.exp(rng.uniform(np.log(1e4), np.log(5e6), n))
         tables.append(pd.DataFrame({"macs": intensity * nbytes, "bytes": nbytes}))
     labels = [f"m{i}" for i in range(n_models)]
-    clean = C.Dataset.from_tables(tables, np.ones(n_models), labels)
+    clean = D.Dataset.from_tables(tables, np.ones(n_models), labels)
     t = clean.predict(PEAK, BW, overhead) * np.exp(rng.normal(0, noise, n_models))
-    return C.Dataset.from_tables(tables, t, labels)
+    return D.Dataset.from_tables(tables, t, labels)
 
 
 def close(x: float, y: float, tol: float = 0.05) -> bool:
@@ -51,7 +58,7 @@ def close(x: float, y: float, tol: float = 0.05) -> bool:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_fit_recovers_peak_and_bandwidth(seed):
-    f = C.fit_roofline(synthetic(seed))
+    f = F.fit_roofline(synthetic(seed))
     assert close(f.peak_macs_per_s, PEAK), f.peak_macs_per_s
     assert close(f.mem_bw_bytes_per_s, BW), f.mem_bw_bytes_per_s
     assert close(f.ridge_point, PEAK / BW, 0.10)
@@ -60,7 +67,7 @@ def test_fit_recovers_peak_and_bandwidth(seed):
 
 
 def test_fit_without_noise_is_exact():
-    f = C.fit_roofline(synthetic(3, noise=0.0))
+    f = F.fit_roofline(synthetic(3, noise=0.0))
     assert close(f.peak_macs_per_s, PEAK, 1e-3) and close(f.mem_bw_bytes_per_s, BW, 1e-3)
 
 
@@ -68,88 +75,102 @@ def test_fit_is_robust_to_outliers():
     ds = synthetic(4)
     ds.measured_s[0] *= 2.0     # a model measured while something else ran
     ds.measured_s[5] *= 0.6
-    f = C.fit_roofline(ds)
+    f = F.fit_roofline(ds)
     assert close(f.peak_macs_per_s, PEAK) and close(f.mem_bw_bytes_per_s, BW)
 
 
 def test_fit_with_overhead_recovers_all_three():
     overhead = 2e-5
-    f = C.fit_roofline(synthetic(5, n_models=20, overhead=overhead, noise=0.01), overhead=True)
+    f = F.fit_roofline(synthetic(5, n_models=20, overhead=overhead, noise=0.01), overhead=True)
     assert close(f.peak_macs_per_s, PEAK) and close(f.mem_bw_bytes_per_s, BW)
     assert close(f.overhead_s_per_layer, overhead, 0.2)
     assert f.free == ("peak", "bandwidth", "overhead")
 
 
+def test_the_data_set_predicts_with_the_one_roofline_equation():
+    # two models: layers (macs, bytes) (10, 5), (100, 2) and (30, 30); by hand
+    ds = D.Dataset.from_tables([pd.DataFrame({"macs": [10.0, 100.0], "bytes": [5.0, 2.0]}),
+                                pd.DataFrame({"macs": [30.0], "bytes": [30.0]})],
+                               [1.0, 1.0], ["a", "b"])
+    # MAC-equivalents max(macs, RP x bytes): RP 4 -> 20 + 100 and 120; RP 0.5 -> 10 + 100, 30
+    assert ds.mac_equivalents(np.array([4.0, 0.5])).tolist() == [[120.0, 110.0], [120.0, 30.0]]
+    # peak 10 MAC/s, 2 B/s: max(1, 2.5) + max(10, 1) = 12.5 s; max(3, 15) = 15 s; + 0.5 s/layer
+    assert ds.predict(10.0, 2.0).tolist() == [12.5, 15.0]
+    assert ds.predict(10.0, 2.0, 0.5).tolist() == [13.5, 15.5]
+    # time in compute-bound layers (10 s of model a) over all roofline time (27.5 s)
+    assert ds.compute_bound_share(10.0, 2.0) == pytest.approx(10 / 27.5)
+
+
 def test_hold_peak_fits_the_bandwidth_only():
-    f = C.fit_roofline(synthetic(6), hold_peak=PEAK)
+    f = F.fit_roofline(synthetic(6), hold_peak=PEAK)
     assert f.peak_macs_per_s == PEAK and f.free == ("bandwidth",)
     assert close(f.mem_bw_bytes_per_s, BW)
 
 
 def test_a_bad_starting_point_does_not_matter():
-    f = C.fit_roofline(synthetic(7), init=(1e15, 1e3))
+    f = F.fit_roofline(synthetic(7), init=(1e15, 1e3))
     assert close(f.peak_macs_per_s, PEAK) and close(f.mem_bw_bytes_per_s, BW)
 
 
 def test_fewer_models_than_parameters_is_refused():
     ds = synthetic(0).subset([0, 1])
-    with pytest.raises(C.FitError, match=r"3 parameters \(peak, bandwidth, overhead\) needs "
+    with pytest.raises(D.FitError, match=r"3 parameters \(peak, bandwidth, overhead\) needs "
                                          r"at least 3 measured models; got 2"):
-        C.fit_roofline(ds, overhead=True)
-    C.fit_roofline(ds)  # two models, two parameters: allowed (and exact)
-    with pytest.raises(C.FitError, match="leave-one-out with 2 free parameters needs at least 3"):
-        C.leave_one_out(ds)
+        F.fit_roofline(ds, overhead=True)
+    F.fit_roofline(ds)  # two models, two parameters: allowed (and exact)
+    with pytest.raises(D.FitError, match="leave-one-out with 2 free parameters needs at least 3"):
+        F.leave_one_out(ds)
 
 
 def test_memory_bound_everywhere_warns_that_the_peak_is_unknown():
     tables = [pd.DataFrame({"macs": [1.0 * k, 2.0 * k], "bytes": [1e6 * k, 3e6 * k]})
               for k in range(1, 6)]
-    ds = C.Dataset.from_tables(tables, [t["bytes"].sum() / BW for t in tables],
+    ds = D.Dataset.from_tables(tables, [t["bytes"].sum() / BW for t in tables],
                                [f"m{k}" for k in range(5)])
-    f = C.fit_roofline(ds)
+    f = F.fit_roofline(ds)
     assert close(f.mem_bw_bytes_per_s, BW, 0.01)
     assert any("memory-bound" in w for w in f.warnings)
 
 
 def test_leave_one_out_is_out_of_sample():
     ds = synthetic(8)
-    loo = C.leave_one_out(ds)
-    acc = C.accuracy(ds.measured_s, loo)
+    loo = F.leave_one_out(ds)
+    acc = S.accuracy(ds.measured_s, loo)
     assert acc["mape"] < 10 and acc["within_20pct"] >= 0.9
     # an outlier is predicted by the others, so its own error shows out of sample
     ds.measured_s[2] *= 3
-    loo = C.leave_one_out(ds)
+    loo = F.leave_one_out(ds)
     assert loo[2] / ds.measured_s[2] < 0.5
 
 
 def test_report_has_the_promised_keys():
-    r = C.fit_report(synthetic(9), overhead=True, cv=True)
+    r = F.fit_report(synthetic(9), overhead=True, cv=True)
     for key in ("ridge_point", "peak_macs_per_s", "mem_bw_bytes_per_s", "spearman_roofline",
                 "spearman_macs", "mape", "n_models", "within_20pct", "overhead_s_per_layer"):
         assert key in r
     assert set(r["loo"]) >= {"mape", "within_20pct", "spearman_roofline"}
     assert len(r["models"]) == 15 and "loo_error_pct" in r["models"][0]
     json.dumps(r)  # JSON-ready
-    assert "leave-one-out MAPE" in C.fit_text(r)
+    assert "leave-one-out MAPE" in fit_text(r)
 
 
 # --------------------------------------------------------------------------- statistics
 
 
 def test_accuracy_statistics():
-    a = C.accuracy([1.0, 2.0, 4.0, 8.0], [1.1, 2.0, 2.0, 9.0])
+    a = S.accuracy([1.0, 2.0, 4.0, 8.0], [1.1, 2.0, 2.0, 9.0])
     assert a["mape"] == pytest.approx(100 * (0.1 + 0 + 0.5 + 0.125) / 4)
     assert a["within_20pct"] == 0.75
     assert a["spearman"] == pytest.approx(0.9486832980505138)
     assert a["worst_ratio"] == 0.5
-    assert math.isnan(C.spearman([1, 2], [1, 2]))
-    assert math.isnan(C.spearman([1, 1, 1], [1, 2, 3]))
+    assert math.isnan(S.spearman([1, 2], [1, 2]))
+    assert math.isnan(S.spearman([1, 1, 1], [1, 2, 3]))
 
 
 def test_macs_only_baseline_ranks_by_macs():
     ds = synthetic(10)
-    peak = C.fit_macs_only(ds)
-    assert C.spearman(ds.total_macs / peak, ds.measured_s) == C.spearman(ds.total_macs,
+    peak = F.fit_macs_only(ds)
+    assert S.spearman(ds.total_macs / peak, ds.measured_s) == S.spearman(ds.total_macs,
                                                                          ds.measured_s)
 
 
@@ -157,7 +178,7 @@ def test_macs_only_baseline_ranks_by_macs():
 
 
 def parse(text: str, **kw):
-    return C.parse_measurements(text, src="m.csv", **kw)
+    return M.parse_measurements(text, src="m.csv", **kw)
 
 
 def known(name: str) -> None:
@@ -185,7 +206,7 @@ def known(name: str) -> None:
     ("model,latency_ms\na,1\n\nzebra,2\n", "m.csv: line 4: unknown model 'zebra'"),
 ])
 def test_bad_csv_gets_one_line_naming_the_row(text, fragment):
-    with pytest.raises(C.MeasurementError) as e:
+    with pytest.raises(M.MeasurementError) as e:
         parse(text, check_model=known)
     msg = str(e.value)
     assert fragment in msg and "\n" not in msg
@@ -196,38 +217,38 @@ def test_csv_reading():
                "a,1.5,224,float32,1,x\na,2.5,224,fp32,1,y\nb,3,,,1,\n", check_model=known)
     assert list(df["latency_s"]) == [0.0015, 0.0025, 0.003]
     assert df["dtype"].tolist() == ["fp32", "fp32", None]
-    rows = C.model_rows(df)
+    rows = M.model_rows(df)
     assert rows["latency_s"].tolist() == [0.002, 0.003]  # repeats combined by their median
     assert rows["samples"].tolist() == [2, 1]
 
 
 def test_mixed_dtypes_or_threads_must_be_chosen():
     df = parse("model,latency_ms,dtype,threads\na,1,fp32,1\nb,2,bf16,1\nc,3,fp32,2\n")
-    with pytest.raises(C.MeasurementError, match="rows mix dtype bf16, fp32; choose one with --dtype"):
-        C.model_rows(df)
-    with pytest.raises(C.MeasurementError, match="mix threads 1, 2; choose one with --threads"):
-        C.model_rows(df, dtype="fp32")
-    assert C.model_rows(df, dtype="fp32", threads=1)["model"].tolist() == ["a"]
-    with pytest.raises(C.MeasurementError, match="no rows with dtype fp16"):
-        C.model_rows(df, dtype="fp16")
+    with pytest.raises(M.MeasurementError, match="rows mix dtype bf16, fp32; choose one with --dtype"):
+        M.model_rows(df)
+    with pytest.raises(M.MeasurementError, match="mix threads 1, 2; choose one with --threads"):
+        M.model_rows(df, dtype="fp32")
+    assert M.model_rows(df, dtype="fp32", threads=1)["model"].tolist() == ["a"]
+    with pytest.raises(M.MeasurementError, match="no rows with dtype fp16"):
+        M.model_rows(df, dtype="fp16")
 
 
 def test_missing_file():
-    with pytest.raises(C.MeasurementError, match="nope.csv: no such file"):
-        C.read_measurements("nope.csv")
+    with pytest.raises(M.MeasurementError, match="nope.csv: no such file"):
+        M.read_measurements("nope.csv")
 
 
 # ------------------------------------------------------------------------- profile file
 
 
 def test_fitted_profile_is_a_valid_fitted_profile(tmp_path):
-    r = C.fit_report(synthetic(11), overhead=True)
-    data = C.fitted_profile(r, base=None, dtype="fp32", source="measured.csv", fusion="none",
+    r = F.fit_report(synthetic(11), overhead=True)
+    data = W.fitted_profile(r, base=None, dtype="fp32", source="measured.csv", fusion="none",
                             threads=1, hold_peak=False)
-    text = C.profile_yaml(data, "made by a test")
+    text = profile_yaml(data, "made by a test")
     assert text.startswith("# made by a test\n")
     path = tmp_path / "my_fit.yaml"
-    C.check_profile_text(text, str(path))
+    check_profile_text(text, str(path))
     path.write_text(text)
     p = load_profile(path)
     assert p.fitted and p.default_dtype == "fp32"
@@ -315,8 +336,8 @@ def test_cli_fit_bad_input_is_one_line(tmp_path):
 
 
 def test_errors_are_roofline_errors():
-    assert issubclass(C.MeasurementError, RooflineError)
-    assert issubclass(C.FitError, RooflineError)
+    assert issubclass(M.MeasurementError, RooflineError)
+    assert issubclass(D.FitError, RooflineError)
 
 
 # ------------------------------------------------------------------- measured models (library)
@@ -346,21 +367,21 @@ def test_measured_models_keep_every_row_and_combine_repeats(tmp_path):
     csv = tmp_path / "m.csv"
     csv.write_text("model,resolution,dtype,threads,latency_ms\nm1,224,fp16,2,1.0\n"
                    "m2,224,fp16,2,2.0\nm2,224,fp16,2,4.0\n")
-    df, rows = C.measured_models(str(csv), default_dtype="bf16")
+    df, rows = M.measured_models(str(csv), default_dtype="bf16")
     assert len(df) == 3 and list(rows["model"]) == ["m1", "m2"]
     assert list(rows["dtype"]) == ["fp16", "fp16"]
     assert rows["latency_s"].iloc[1] == pytest.approx(3e-3)  # the median of the repeats
-    with pytest.raises(C.MeasurementError, match="no rows with dtype int8"):
-        C.measured_models(str(csv), dtype="int8")
-    assert C.measured_threads(str(csv)) == 2
+    with pytest.raises(M.MeasurementError, match="no rows with dtype int8"):
+        M.measured_models(str(csv), dtype="int8")
+    assert M.measured_threads(str(csv)) == 2
     csv.write_text("model,latency_ms\nm1,1.0\n")
-    assert C.measured_threads(str(csv)) is None
+    assert M.measured_threads(str(csv)) is None
 
 
 def test_measured_models_fill_an_empty_dtype(tmp_path):
     csv = tmp_path / "m.csv"
     csv.write_text("model,resolution,dtype,latency_ms\nm1,224,,1.0\nm2,224,fp16,2.0\n")
-    _, rows = C.measured_models(str(csv), default_dtype="bf16")
+    _, rows = M.measured_models(str(csv), default_dtype="bf16")
     assert list(rows["dtype"]) == ["bf16", "fp16"]
 
 
@@ -369,7 +390,7 @@ def test_dataset_labels_resolutions_only_where_a_model_has_several():
                          "resolution": pd.Series([224, 256, None], dtype=object),
                          "dtype": ["fp32"] * 3, "latency_s": [1e-3, 2e-3, 3e-3]})
     calls = []
-    ds, tables = C.dataset(rows, "tflite", fake_layer_tables(calls))
+    ds, tables = D.measured_dataset(rows, "tflite", fake_layer_tables(calls))
     assert ds.labels == ["m1@224", "m1@256", "m2"]
     assert ds.keys == [("m1", 224, "fp32"), ("m1", 256, "fp32"), ("m2", None, "fp32")]
     assert calls == [(ds.keys, "tflite")] and set(tables) == set(ds.keys)
@@ -392,29 +413,29 @@ def test_fit_and_validation_of_a_measurements_file(tmp_path):
     csv = tmp_path / "m.csv"
     csv.write_text("\n".join(lines) + "\n")
 
-    report = C.fit_measured(str(csv), layer_tables=tables, cv=True)
+    report = F.fit_measured(str(csv), layer_tables=tables, cv=True)
     assert report["n_models"] == 6 and "loo" in report
     assert close(report["peak_macs_per_s"], truth.peak_macs_per_s, 0.01)
     assert list(report)[-5:] == ["measurements", "dtype", "fusion", "threads", "base"]
     assert (report["measurements"], report["dtype"], report["base"]) == (str(csv), "fp32", None)
 
-    v = C.validation(str(csv), get_profile("x86_core"), layer_tables=tables)
+    v = V.validate_profile(str(csv), get_profile("x86_core"), layer_tables=tables)
     assert v.stats["mape"] < 1e-6 and list(v.models["model"]) == models
     assert v.head["hardware"] == "x86_core" and v.head["fusion"] == "none"
     assert len(v.layers) == 18 and v.layer_stats["models"] == 6
     assert v.layer_stats["mape"] < 1e-6
-    d = json.loads(C.render_validation(v, "json"))
+    d = json.loads(render_validation(v, "json"))
     assert d["hardware"] == "x86_core" and len(d["layers"]) == 18 and d["n"] == 6
-    assert C.render_validation(v, "csv").startswith("model,measured_ms,predicted_ms")
-    assert "wrote x.png" in C.render_validation(v, "table", "x.png")
+    assert render_validation(v, "csv").startswith("model,measured_ms,predicted_ms")
+    assert "wrote x.png" in render_validation(v, "table", "x.png")
 
     csv.write_text(csv.read_text().replace(",1,b,none", ",1,x,none", 1))
-    with pytest.raises(C.MeasurementError, match="layer 1 of m1 is 'x' in the measurements"):
-        C.validation(str(csv), get_profile("x86_core"), layer_tables=tables)
+    with pytest.raises(M.MeasurementError, match="layer 1 of m1 is 'x' in the measurements"):
+        V.validate_profile(str(csv), get_profile("x86_core"), layer_tables=tables)
 
 
 def test_layer_comparison_without_per_layer_rows():
-    df = C.parse_measurements("model,latency_ms\nm1,1.0\n")
+    df = M.parse_measurements("model,latency_ms\nm1,1.0\n")
     from roofline.hardware.registry import get_profile
 
-    assert C.layer_comparison(df, get_profile("x86_core"), fake_layer_tables()) == (None, None)
+    assert V.layer_comparison(df, get_profile("x86_core"), fake_layer_tables()) == (None, None)

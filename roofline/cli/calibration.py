@@ -1,4 +1,9 @@
-"""roofline bench, measure, fit, validate: the model against real hardware."""
+"""roofline bench, measure, fit, validate: the model against real hardware.
+
+Calibration against real hardware: calibration.bench (this machine's roofs), .measure (real
+latency), .fit (fit and statistics, no torch), .validate (a profile judged), plots.validation
+(the scatter); rendering in render.calibration.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,34 @@ from pathlib import Path
 
 import click
 
+from roofline.calibration.bench import QUICK_BENCH, STANDARD_BENCH, bench_ridge_points
+from roofline.calibration.bench import run as run_bench
+from roofline.calibration.fit import fit_measured
+from roofline.calibration.machine import busy_note, cpu_busy
+from roofline.calibration.measure import check_eager_dtype, expand_models, layer_tables
+from roofline.calibration.measure import measure as measure_models
+from roofline.calibration.measurements import measured_threads
+from roofline.calibration.profile_writer import (
+    bench_profile,
+    bench_profile_header,
+    default_profile_id,
+    fitted_profile,
+)
+from roofline.calibration.timing import check_threads
+from roofline.calibration.validate import validate_profile
 from roofline.cli.base import check_output, user_errors, write_output
 from roofline.errors import RooflineError
+from roofline.graph.layers import FUSION_POLICIES
+from roofline.hardware.io import check_profile_text, profile_yaml
+from roofline.hardware.registry import get_profile
 from roofline.hardware.schema import check_profile_id
+from roofline.models.zoo import resolve
+from roofline.plots.saving import figure_bytes, figure_suffix
+from roofline.plots.validation import scatter
+from roofline.render.calibration import bench_text, fit_text, render_validation
+from roofline.render.report import to_json
 
-# --------------------------------------------------------------------------- bench / measure / fit / validate
-# Calibration against real hardware: bench.py (this machine's roofs), measure.py (real latency),
-# calibrate.py (fit and statistics, no torch), validation_plot.py (the scatter).
+__all__ = ["bench", "fit", "measure", "validate"]
 
 
 def _progress(message: str) -> None:
@@ -47,33 +73,27 @@ def bench(output: str | None, profile_id: str | None, threads: int | None, devic
     roofline bench -o my_machine.yaml
     roofline analyze mnv4_conv_small --hw my_machine.yaml
     """
-    from roofline.calibration import bench as b
-    from roofline.calibration.fit import check_profile_text, profile_yaml
-    from roofline.calibration.measure import check_threads
-    from roofline.render.report import bench_text, to_json
-
     if threads is not None:
         check_threads(threads)
     if profile_id is not None:
         check_profile_id(profile_id, "--id")
     check_output(output)
     _progress("measuring: close other heavy programs for steadier numbers")
-    if busy := b.busy_note(b.cpu_busy()):
+    if busy := busy_note(cpu_busy()):
         _progress(f"warning: {busy}")
-    result = b.run(device=device, threads=threads, settings=b.QUICK if quick else b.DEFAULT,
-                   progress=_progress)
-    path = output or f"{profile_id or b.default_id(result)}.yaml"
-    text = profile_yaml(b.profile_data(result), b.profile_header(result))
+    settings = QUICK_BENCH if quick else STANDARD_BENCH
+    result = run_bench(device=device, threads=threads, settings=settings, progress=_progress)
+    path = output or f"{profile_id or default_profile_id(result)}.yaml"
+    text = profile_yaml(bench_profile(result), bench_profile_header(result))
     check_profile_text(text, path)
     write_output(path, text)
     if path == "-":
         return
+    ridge_points = bench_ridge_points(result)
     if fmt == "json":
-        click.echo(to_json({**result.to_dict(), "ridge_point": b.ridge_points(result),
-                            "profile": path}))
+        click.echo(to_json({**result.to_dict(), "ridge_point": ridge_points, "profile": path}))
     else:
-        click.echo(bench_text(result, b.summary_rows(result), b.ridge_points(result),
-                              profile=path, quick=quick))
+        click.echo(bench_text(result, profile=path, ridge_points=ridge_points, quick=quick))
 
 
 @click.command()
@@ -93,7 +113,7 @@ def bench(output: str | None, profile_id: str | None, threads: int | None, devic
               help="Also measure each layer with torch.profiler, named as in `analyze`.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="Where the model runs.")
-@click.option("--fusion", type=click.Choice(["none", "tflite", "full"]), default="tflite",
+@click.option("--fusion", type=click.Choice(FUSION_POLICIES), default="tflite",
               show_default=True, help="Layer grouping of the --per-layer rows.")
 @click.option("--output", "-o", default=None, help="CSV file to write; default: stdout.")
 @user_errors
@@ -110,13 +130,6 @@ def measure(models: tuple[str, ...], threads: int, dtype: str, resolution: int |
     \b
     roofline measure mnv4_conv_small mobilenetv2_100 --threads 1 -o measured.csv
     """
-    from roofline.calibration.measure import (
-        check_eager_dtype,
-        check_threads,
-        expand_models,
-    )
-    from roofline.calibration.measure import measure as run_measure
-
     check_output(output)
     check_threads(threads)
     check_eager_dtype(dtype)
@@ -128,11 +141,9 @@ def measure(models: tuple[str, ...], threads: int, dtype: str, resolution: int |
     if threads > cpus:
         _progress(f"warning: --threads {threads} is more than the {cpus} CPUs here")
     expand_models(models)  # a typo fails before anything is built
-    from roofline.calibration.bench import busy_note, cpu_busy
-
     if busy := busy_note(cpu_busy()):
         _progress(f"warning: {busy}")
-    df = run_measure(models, threads=threads, dtype=dtype, resolution=resolution,
+    df = measure_models(models, threads=threads, dtype=dtype, resolution=resolution,
                      repeats=repeats, min_time_s=min_time, warmup_s=warmup,
                      per_layer=per_layer, fusion=fusion, device=device, progress=_progress)
     if "layer_index" in df:
@@ -155,7 +166,7 @@ _FUSION_HELP = ("Layer grouping the roofline sums over. Default none: torch eage
               "mixes dtypes); default: the CSV's, else the base profile's default.")
 @click.option("--threads", "-t", type=int, default=None,
               help="Fit the rows at this thread count (needed when the CSV mixes them).")
-@click.option("--fusion", type=click.Choice(["none", "tflite", "full"]), default="none",
+@click.option("--fusion", type=click.Choice(FUSION_POLICIES), default="none",
               show_default=True, help=_FUSION_HELP)
 @click.option("--overhead/--no-overhead", default=False, show_default=True,
               help="Also fit a fixed cost per layer (framework/dispatch overhead).")
@@ -181,19 +192,6 @@ def fit(measurements: str, hw: str | None, dtype: str | None, threads: int | Non
     \b
     roofline fit measured.csv --hw my_machine.yaml --cv -o fitted.yaml
     """
-    from roofline.calibration.fit import (
-        check_profile_text,
-        fit_measured,
-        fit_text,
-        fitted_profile,
-        measured_threads,
-        profile_yaml,
-    )
-    from roofline.calibration.measure import check_threads, layer_tables
-    from roofline.hardware.registry import get_profile
-    from roofline.models.zoo import resolve
-    from roofline.render.report import to_json
-
     check_output(output, [measurements, hw])
     if threads is not None:
         check_threads(threads)
@@ -228,7 +226,7 @@ def fit(measurements: str, hw: str | None, dtype: str | None, threads: int | Non
 @click.option("--dtype", default=None, help="Default: the CSV's, else the profile's.")
 @click.option("--threads", "-t", type=int, default=None,
               help="Use the rows at this thread count (needed when the CSV mixes them).")
-@click.option("--fusion", type=click.Choice(["none", "tflite", "full"]), default="none",
+@click.option("--fusion", type=click.Choice(FUSION_POLICIES), default="none",
               show_default=True, help=_FUSION_HELP)
 @click.option("--plot", default=None,
               help="Write the predicted-vs-measured scatter (log-log) to this .png/.svg/.pdf.")
@@ -244,28 +242,16 @@ def validate(hw: str, measurements: str, dtype: str | None, threads: int | None,
     \b
     roofline validate --hw fitted.yaml --measurements measured.csv --plot accuracy.png
     """
-    from roofline.calibration.fit import render_validation, validation
-    from roofline.calibration.measure import layer_tables
-    from roofline.hardware.registry import get_profile
-    from roofline.models.zoo import resolve
-
     check_output(output, [measurements, hw])
     if plot:
-        from roofline.plots.saving import figure_suffix
-
         figure_suffix(plot, "--plot")
         check_output(plot, [measurements, hw])
     if threads is not None:
-        from roofline.calibration.measure import check_threads
-
         check_threads(threads)
     profile = get_profile(hw)
-    v = validation(measurements, profile, fusion=fusion, threads=threads, dtype=dtype,
-                   check_model=resolve, layer_tables=layer_tables)
+    v = validate_profile(measurements, profile, fusion=fusion, threads=threads, dtype=dtype,
+                         check_model=resolve, layer_tables=layer_tables)
     if plot:
-        from roofline.plots.saving import figure_bytes
-        from roofline.plots.validation import scatter
-
         title = (f"{profile.name}: predicted vs measured ({Path(measurements).name}, "
                  f"fusion {fusion})")
         fig = scatter(v.models, title=title, stats=v.stats, layers=v.layers,

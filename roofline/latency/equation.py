@@ -34,13 +34,25 @@ class RoofLike(Protocol):
     memory_efficiency: float
 
 
-def roofline_time(macs: Any, bytes_: Any, peak_macs_per_s: Any, mem_bw_bytes_per_s: Any,
-                  overhead_s: Any = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def roofline_time(macs: Any, bytes_: Any, peak_macs_per_s: Any, mem_bw_bytes_per_s: Any = None,
+                  overhead_s: Any = 0.0, *, ridge_point: Any = None,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """THE roofline equation, the one place it is written: ``(compute_s, memory_s, time_s)``
     with ``time_s = max(macs / peak, bytes / bw) + overhead``. Arguments broadcast (numpy),
-    so one call serves a layer table, a models x devices grid or a ridge-point sweep."""
-    compute_s = np.asarray(macs, dtype=float) / np.asarray(peak_macs_per_s, dtype=float)
-    memory_s = np.asarray(bytes_, dtype=float) / np.asarray(mem_bw_bytes_per_s, dtype=float)
+    so one call serves a layer table, a models x devices grid or a ridge-point sweep.
+
+    A device may be given by its ``ridge_point`` (MACs/byte) instead of its bandwidth
+    (``bw = peak / ridge_point``); the memory term is then ``bytes x ridge_point / peak``,
+    so with ``peak = 1`` the times are MAC-equivalents, ``max(macs, ridge_point x bytes)``,
+    exactly."""
+    peak = np.asarray(peak_macs_per_s, dtype=float)
+    compute_s = np.asarray(macs, dtype=float) / peak
+    if (ridge_point is None) == (mem_bw_bytes_per_s is None):
+        raise ValueError("give the device's bandwidth or its ridge point (one of them)")
+    if ridge_point is None:
+        memory_s = np.asarray(bytes_, dtype=float) / np.asarray(mem_bw_bytes_per_s, dtype=float)
+    else:
+        memory_s = np.asarray(bytes_, dtype=float) * np.asarray(ridge_point, dtype=float) / peak
     return compute_s, memory_s, np.maximum(compute_s, memory_s) + overhead_s
 
 

@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from matplotlib.figure import Figure
 
+__all__ = ["scatter"]
+
 BLUE, ORANGE, GREY = "#0072B2", "#E69F00", "#999999"
 
 
@@ -59,6 +61,7 @@ def _panel(ax: Any, measured_ms: np.ndarray, predicted_ms: np.ndarray, *, label:
             dx, dy, ha = (4, 1, "left") if k % 2 == 0 else (-4, -6, "right")
             ax.annotate(names[i], (measured_ms[i], predicted_ms[i]), xytext=(dx, dy),
                         textcoords="offset points", fontsize=6.5, color="#333333", ha=ha)
+    # deferred: heavy import (matplotlib loads only when a figure is drawn)
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     ax.set_xscale("log")
@@ -86,10 +89,10 @@ def scatter(models: pd.DataFrame, *, title: str, stats: Mapping[str, Any] | None
     """The figure: ``models`` has ``model``, ``measured_ms`` and ``predicted_column`` (and
     ``baseline_column`` for the MAC-counting baseline); ``layers`` (optional) has
     ``measured_ms`` and ``predicted_ms`` per layer."""
-    import matplotlib
+    import matplotlib  # deferred: heavy import
 
     matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # deferred: heavy import
 
     panels = 2 if layers is not None and len(layers) else 1
     fig = Figure(figsize=(6.4 * panels, 6.2), layout="constrained")

@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from roofline.analysis import Analysis
-    from roofline.calibration.bench import BenchResult
     from roofline.hardware.registry import HardwareProfile
     from roofline.latency.presets import Preset
     from roofline.models.fidelity import Counts
@@ -27,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["ANALYSIS_FORMATS", "analysis_text", "analysis_markdown", "analysis_csv",
            "render_analysis", "hardware_list_text", "hardware_text", "cache_info_text",
-           "zoo_list_text", "zoo_entry_text", "sweep_text", "bench_text",
+           "zoo_list_text", "zoo_entry_text", "sweep_text",
            # the generic helpers, here for the callers that import them from this module
            "si", "ms", "render_table", "markdown_table", "csv_text", "to_json"]
 
@@ -350,25 +349,3 @@ def sweep_text(df: pd.DataFrame, preset: Preset, fmt: str) -> str:
         lines.append(render_table(rows, ["model", "RP MACs/B", "latency ms", "MAC-equiv",
                                          "memory-bound"], "lrrrr"))
     return "\n".join(lines) + "\n"
-
-
-# --------------------------------------------------------------------------- bench
-
-
-def bench_text(result: BenchResult, rows: Sequence[Sequence[Any]], rp: Mapping[str, float], *,
-               profile: str, quick: bool = False) -> str:
-    """``roofline bench``: what was measured (``rows``: roof, dtype or memory, threads,
-    median, spread, problem), the ridge points ``rp`` (dtype -> MACs/byte), and where the
-    profile went."""
-    table = render_table(rows,
-                         ["roof", "dtype / memory", "threads", "median", "spread", "problem"],
-                         "lllrrl")
-    lines = [f"{result.device_name}, torch {result.torch_version}, {result.elapsed_s:.0f} s",
-             "", table, ""]
-    if rp:
-        lines.append("ridge points (DRAM, " + ("GPU" if result.device == "cuda" else "1 thread")
-                     + "): " + ", ".join(f"{d} {v:.3g} MACs/B" for d, v in rp.items()))
-    lines += [f"wrote {profile}; use it with --hw {profile}"]
-    if quick:
-        lines.append("(--quick: tiny problems, these numbers are not this machine's roofs)")
-    return "\n".join(lines)
