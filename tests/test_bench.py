@@ -176,3 +176,48 @@ def test_cli_bad_input_is_one_line(args, fragment):
     assert r.exit_code == 2, r.output
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0], r.stderr
+
+
+# --------------------------------------------------------------------- hostile numbers
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--min-time", "nan"], "--min-time must be a finite number of seconds >= 0, got nan"),
+    (["--min-time", "inf"], "--min-time must be a finite number of seconds >= 0, got inf"),
+    (["--min-time", "-1"], "--min-time must be a finite number of seconds >= 0, got -1.0"),
+    (["--warmup", "inf"], "--warmup must be a finite number of seconds >= 0, got inf"),
+    (["--threads", "100000"], "--threads 100000 is more than 4x the"),
+])
+def test_cli_measure_refuses_hostile_numbers(args, fragment):
+    r = invoke("measure", "mnv4_conv_small", *args)
+    assert r.exit_code == 2, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], r.stderr
+
+
+def test_thread_counts_beyond_the_machine_are_refused_before_anything_runs():
+    import os
+
+    from roofline.errors import InputError
+
+    most = timing.MAX_THREADS_PER_CPU * (os.cpu_count() or 1)
+    assert timing.check_run_threads(most) == most
+    for call in (lambda: timing.check_run_threads(most + 1),
+                 lambda: timing.TorchThreads(100000),
+                 lambda: measure.measure(["mnv4_conv_small"], threads=100000),
+                 lambda: bench.run(device="cpu", threads=100000, settings=TINY)):
+        with pytest.raises(InputError, match=f"expected at most {most}"):
+            call()
+    r = invoke("bench", "--threads", "100000", "-o", "-")
+    assert r.exit_code == 2 and "expected at most" in r.stderr, r.output
+
+
+@pytest.mark.parametrize("kw", [{"min_time_s": float("nan")}, {"min_time_s": float("inf")},
+                                {"warmup_s": float("inf")}, {"warmup_s": -1.0}])
+def test_time_callable_refuses_times_that_never_end(kw):
+    from roofline.errors import InputError
+
+    calls = []
+    with pytest.raises(InputError, match="must be a finite number of seconds >= 0"):
+        timing.time_callable(lambda: calls.append(1), **kw)
+    assert calls == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -204,6 +205,13 @@ def known(name: str) -> None:
     ("model,latency_ms\na,1\nb,2,3\n", "m.csv: line 3: 3 fields, but the header has 2"),
     ("model,latency_ms,model\na,1,a\n", "column 'model' appears twice"),
     ("model,latency_ms\na,1\n\nzebra,2\n", "m.csv: line 4: unknown model 'zebra'"),
+    # denormal and absurd finite numbers are not measurements
+    ("model,latency_ms\na,1e-320\n", "m.csv: line 2: latency_ms '1e-320' is outside the "
+                                      "range a measured latency can have (1e-06 to 1e+09 ms)"),
+    ("model,latency_ms\na,1\nb,1e300\n", "m.csv: line 3: latency_ms '1e300' is outside"),
+    ("model,latency_ms,threads\na,1,1e300\n",
+     "m.csv: line 2: threads '1e300' must be a positive integer up to 2147483647"),
+    ("model,latency_ms,resolution\na,1,3e9\n", "m.csv: line 2: resolution '3e9' must be"),
 ])
 def test_bad_csv_gets_one_line_naming_the_row(text, fragment):
     with pytest.raises(M.MeasurementError) as e:
@@ -231,6 +239,18 @@ def test_mixed_dtypes_or_threads_must_be_chosen():
     assert M.model_rows(df, dtype="fp32", threads=1)["model"].tolist() == ["a"]
     with pytest.raises(M.MeasurementError, match="no rows with dtype fp16"):
         M.model_rows(df, dtype="fp16")
+
+
+def test_the_range_of_a_latency_is_inclusive():
+    df = parse("model,latency_ms\na,1e-6\nb,1e9\n")
+    assert df["latency_s"].tolist() == pytest.approx([1e-9, 1e6])
+
+
+def test_a_dataset_refuses_what_is_not_a_latency():
+    table = pd.DataFrame({"macs": [1e6], "bytes": [1e5]})
+    for bad in (1e-323, 1e300, float("nan"), 0.0, -1.0):
+        with pytest.raises(D.FitError, match="is not a latency; expected 1e-09 to 1e"):
+            D.Dataset.from_tables([table, table], [1e-3, bad], ["a", "b"])
 
 
 def test_missing_file():
@@ -333,6 +353,37 @@ def test_cli_fit_bad_input_is_one_line(tmp_path):
     one_line_error(invoke("fit", bad, "--hw", "nope_device"), "unknown hardware 'nope_device'")
     one_line_error(invoke("validate", "--hw", "x86_core", "-m", bad, "--plot", "x.jpg"),
                    "--plot 'x.jpg': expected a file ending in .png")
+
+
+def test_cli_fit_refuses_denormal_and_absurd_latencies(tmp_path):
+    for value in ("1e-320", "1e300"):
+        bad = tmp_path / "bad.csv"
+        bad.write_text(f"model,latency_ms\nmnv4_conv_small,12\nmobilenetv2_100,{value}\n"
+                       "mnv4_conv_medium,30\n")
+        one_line_error(invoke("fit", bad), f"bad.csv: line 3: latency_ms '{value}' is outside")
+
+
+def test_cli_fit_refuses_an_output_that_is_its_input(fake_measurements, tmp_path):
+    csv = tmp_path / "in.csv"
+    csv.write_bytes(fake_measurements.read_bytes())
+    before = csv.read_bytes()
+    link = tmp_path / "link.csv"
+    link.symlink_to(csv)
+    for out in (csv, link):
+        one_line_error(invoke("fit", csv, "-o", out), f"cannot write {out}: it is also an input")
+        assert csv.read_bytes() == before and link.is_symlink()
+    profile = tmp_path / "base.yaml"
+    profile.write_text((Path(__file__).parents[1] / "hardware_profiles" / "x86_core.yaml")
+                       .read_text())
+    one_line_error(invoke("fit", csv, "--hw", profile, "-o", profile), "also an input")
+
+
+def test_validate_csv_keeps_every_digit_of_the_macs():
+    v = V.Validation(head={}, stats={}, models=pd.DataFrame({
+        "model": ["m"], "measured_ms": [10.4944], "predicted_ms": [5.758091234],
+        "error_pct": [-45.13171234], "macs": [186005568.0], "layers": [134]}))
+    assert render_validation(v, "csv") == ("model,measured_ms,predicted_ms,error_pct,macs,layers\n"
+                                           "m,10.4944,5.75809,-45.1317,186005568,134\n")
 
 
 def test_errors_are_roofline_errors():

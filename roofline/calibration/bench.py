@@ -45,6 +45,7 @@ from roofline.calibration.timing import (
     Progress,
     Timing,
     TorchThreads,
+    check_run_threads,
     default_threads,
     no_progress,
     time_callable,
@@ -254,6 +255,8 @@ def run(*, device: str = "auto", threads: int | None = None,
     process may run on)."""
     import torch  # deferred: heavy import
 
+    if threads is not None:
+        check_run_threads(threads)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():

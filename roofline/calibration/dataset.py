@@ -19,7 +19,10 @@ from roofline.calibration.measurements import Key
 from roofline.errors import RooflineError
 from roofline.latency.equation import roofline_time
 
-__all__ = ["Dataset", "FitError", "LayerTables", "measured_dataset"]
+__all__ = ["MEASURED_RANGE_S", "Dataset", "FitError", "LayerTables", "measured_dataset"]
+
+#: measured latencies a fit accepts, in seconds (see measurements.LATENCY_RANGE_MS)
+MEASURED_RANGE_S = (1e-9, 1e6)
 
 
 class FitError(RooflineError):
@@ -54,8 +57,12 @@ class Dataset:
         if np.any(self.sizes <= 0):
             empty = [self.labels[i] for i in np.flatnonzero(self.sizes <= 0)]
             raise FitError(f"model {empty[0]} has no layers to fit")
-        if not np.all(np.isfinite(self.measured_s)) or np.any(self.measured_s <= 0):
-            raise FitError("measured latencies must be positive and finite")
+        lo, hi = MEASURED_RANGE_S
+        bad = ~((self.measured_s >= lo) & (self.measured_s <= hi))  # NaN is bad too
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise FitError(f"measured latency {self.measured_s[i]!r} s of {self.labels[i]} is "
+                           f"not a latency; expected {lo:g} to {hi:g} s")
         self._starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
 
     @classmethod

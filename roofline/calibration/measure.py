@@ -26,7 +26,8 @@ from roofline.calibration.real_model import EAGER_DTYPES, real_model
 from roofline.calibration.timing import (
     Progress,
     TorchThreads,
-    check_threads,
+    check_run_threads,
+    check_seconds,
     no_progress,
     time_callable,
 )
@@ -93,7 +94,9 @@ def measure(specs: Sequence[str], *, threads: int = 1, dtype: str = "fp32",
     import torch  # deferred: heavy import
 
     d = check_eager_dtype(dtype)
-    check_threads(threads)
+    check_run_threads(threads)
+    check_seconds(min_time_s, "min_time_s")
+    check_seconds(warmup_s, "warmup_s")
     if per_layer:
         check_fusion(fusion)
     sync = None

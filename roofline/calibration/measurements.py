@@ -21,11 +21,15 @@ import pandas as pd
 from roofline.dtypes import canonical_dtype
 from roofline.errors import RooflineError, did_you_mean
 
-__all__ = ["REQUIRED_COLUMNS", "Key", "MeasurementError", "measured_models",
+__all__ = ["LATENCY_RANGE_MS", "REQUIRED_COLUMNS", "Key", "MeasurementError", "measured_models",
            "measured_threads", "model_rows", "parse_measurements", "read_measurements"]
 
 #: columns a measurements CSV must have
 REQUIRED_COLUMNS = ("model", "latency_ms")
+#: the latencies a measurement can have, in ms: from 1 ns (below any model's forward) to
+#: about 11.6 days; values outside (a denormal, 1e300) are typos or broken tools
+LATENCY_RANGE_MS = (1e-6, 1e9)
+_MAX_INT = 2**31 - 1  # the largest resolution, thread count, run count or layer index read
 #: a model's key in a data set: (model, resolution or None, dtype)
 Key = tuple[str, "int | None", str]
 
@@ -128,6 +132,10 @@ def _parse_row(cell: Mapping[str, str], line: int, src: str) -> dict[str, Any]:
         raise bad("latency_ms is empty; expected a positive number of milliseconds")
     if not latency_ms > 0:
         raise bad(f"latency_ms {cell['latency_ms']!r} must be a positive number of milliseconds")
+    lo, hi = LATENCY_RANGE_MS
+    if not lo <= latency_ms <= hi:
+        raise bad(f"latency_ms {cell['latency_ms']!r} is outside the range a measured latency "
+                  f"can have ({lo:g} to {hi:g} ms)")
     out: dict[str, Any] = {"model": model, "latency_s": latency_ms / 1e3, "line": line}
     for name in ("resolution", "threads", "runs", "layer_index"):
         out[name] = _integer(cell.get(name, ""), name, bad,
@@ -164,9 +172,9 @@ def _integer(text: str, name: str, bad: Callable[[str], MeasurementError], *,
     x = _number(text, name, bad)
     if x is None:
         return None
-    if x != int(x) or x < minimum:
+    if x != int(x) or not minimum <= x <= _MAX_INT:
         what = "an integer >= -1" if minimum < 0 else "a positive integer"
-        raise bad(f"{name} {text!r} must be {what}")
+        raise bad(f"{name} {text!r} must be {what} up to {_MAX_INT}")
     return int(x)
 
 

@@ -20,11 +20,15 @@ from typing import Any
 
 from roofline.errors import InputError
 
-__all__ = ["Progress", "Timing", "TorchThreads", "check_threads", "default_threads",
-           "no_progress", "time_callable"]
+__all__ = ["MAX_THREADS_PER_CPU", "Progress", "Timing", "TorchThreads", "check_run_threads",
+           "check_seconds", "check_threads", "default_threads", "no_progress", "time_callable"]
 
 #: where progress lines go (the CLI prints them on stderr)
 Progress = Callable[[str], None]
+
+#: the most threads a bench or measurement may start, per logical CPU: more only measures
+#: contention, and far more exhausts the OpenMP runtime's memory (it aborts the process)
+MAX_THREADS_PER_CPU = 4
 
 
 def no_progress(_: str) -> None:
@@ -48,13 +52,24 @@ class Timing:
         return 100.0 * self.spread
 
 
+def check_seconds(value: float, name: str) -> float:
+    """A finite number of seconds >= 0 (``name`` is the option, for the message);
+    InputError otherwise: NaN or infinity would never finish a repeat."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value < 0:
+        raise InputError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
+    return float(value)
+
+
 def time_callable(fn: Callable[[], Any], *, repeats: int = 7, min_time_s: float = 0.2,
                   warmup_s: float = 0.3, min_warmup_runs: int = 2,
                   sync: Callable[[], Any] | None = None) -> Timing:
     """Time ``fn()`` (see the module docstring); ``sync`` (e.g. ``torch.cuda.synchronize``)
     is called before reading the clock."""
-    if repeats < 1:
-        raise InputError(f"repeats must be >= 1, got {repeats}")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise InputError(f"repeats must be an integer >= 1, got {repeats!r}")
+    check_seconds(min_time_s, "min_time_s")
+    check_seconds(warmup_s, "warmup_s")
     sync = sync or (lambda: None)
     clock = time.perf_counter
     gc_was_enabled = gc.isenabled()
@@ -87,10 +102,11 @@ def time_callable(fn: Callable[[], Any], *, repeats: int = 7, min_time_s: float 
 
 
 class TorchThreads:
-    """Context manager: torch intra-op threads set, flush-to-zero on, both restored."""
+    """Context manager: torch intra-op threads set (checked by :func:`check_run_threads`),
+    flush-to-zero on, both restored."""
 
     def __init__(self, threads: int | None) -> None:
-        self.threads = threads
+        self.threads = None if threads is None else check_run_threads(threads)
 
     def __enter__(self) -> TorchThreads:
         import torch  # deferred: heavy import
@@ -108,10 +124,23 @@ class TorchThreads:
         torch.set_flush_denormal(False)
 
 
-def check_threads(threads: int) -> int:
+def check_threads(threads: int, option: str = "--threads") -> int:
     """A positive thread count; InputError otherwise."""
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise InputError(f"--threads must be a positive integer, got {threads!r}")
+        raise InputError(f"{option} must be a positive integer, got {threads!r}")
+    return threads
+
+
+def check_run_threads(threads: int, option: str = "--threads") -> int:
+    """A thread count this machine can start: positive and at most
+    :data:`MAX_THREADS_PER_CPU` x its logical CPUs; InputError otherwise."""
+    check_threads(threads, option)
+    cpus = os.cpu_count() or 1
+    most = MAX_THREADS_PER_CPU * cpus
+    if threads > most:
+        raise InputError(f"{option} {threads} is more than {MAX_THREADS_PER_CPU}x the {cpus} "
+                         f"logical CPUs here; expected at most {most} (more threads than CPUs "
+                         "measure contention, not the model)")
     return threads
 
 

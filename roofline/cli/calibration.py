@@ -25,7 +25,7 @@ from roofline.calibration.profile_writer import (
     default_profile_id,
     fitted_profile,
 )
-from roofline.calibration.timing import check_threads
+from roofline.calibration.timing import check_run_threads, check_seconds, check_threads
 from roofline.calibration.validate import validate_profile
 from roofline.cli.base import check_output, user_errors, write_output
 from roofline.errors import RooflineError
@@ -74,7 +74,7 @@ def bench(output: str | None, profile_id: str | None, threads: int | None, devic
     roofline analyze mnv4_conv_small --hw my_machine.yaml
     """
     if threads is not None:
-        check_threads(threads)
+        check_run_threads(threads)
     if profile_id is not None:
         check_profile_id(profile_id, "--id")
     check_output(output)
@@ -131,12 +131,12 @@ def measure(models: tuple[str, ...], threads: int, dtype: str, resolution: int |
     roofline measure mnv4_conv_small mobilenetv2_100 --threads 1 -o measured.csv
     """
     check_output(output)
-    check_threads(threads)
+    check_run_threads(threads)
     check_eager_dtype(dtype)
     if repeats < 1:
         raise RooflineError(f"--repeats must be >= 1, got {repeats}")
-    if min_time < 0 or warmup < 0:
-        raise RooflineError("--min-time and --warmup must be >= 0 seconds")
+    check_seconds(min_time, "--min-time")
+    check_seconds(warmup, "--warmup")
     cpus = os.cpu_count() or 1
     if threads > cpus:
         _progress(f"warning: --threads {threads} is more than the {cpus} CPUs here")

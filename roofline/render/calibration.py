@@ -116,8 +116,8 @@ def render_validation(v: Validation, fmt: str, plot: str | None = None) -> str:
     one was written), ``csv`` (the models) or ``json``."""
     if fmt == "json":
         return to_json(v.to_dict())
-    if fmt == "csv":
-        return v.models.to_csv(index=False, float_format="%.6g")
+    if fmt == "csv":  # MACs are integers: all their digits, not 6 significant ones
+        return v.models.astype({"macs": "int64"}).to_csv(index=False, float_format="%.6g")
     return validation_text(v.head, v.stats, v.models, v.layer_stats, plot)
 
 
