@@ -32,7 +32,7 @@ from pathlib import Path
 
 from roofline import __version__
 from roofline.cache import cache_dir
-from roofline.survey.engine import Task, survey, timm_catalog
+from roofline.survey import Task, survey, timm_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -137,7 +137,7 @@ def _trace(*args, **kw):
 
 
 def _survey(patterns, **kw):
-    from roofline.survey.engine import survey
+    from roofline.survey import survey
 
     return survey(patterns, **kw)
 

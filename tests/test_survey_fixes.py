@@ -9,8 +9,8 @@ import torch
 import torch.nn as nn
 
 from roofline.graph.layers import layer_table
-from roofline.survey.engine import folded_macs
 from roofline.graph.torch_trace import trace
+from roofline.survey.crosscheck import folded_macs
 
 
 class InPlaceRestride(nn.Module):

@@ -11,13 +11,14 @@ import click
 from roofline.cli.base import check_output, user_errors, write_output
 from roofline.cli.options import GreedyOptions
 from roofline.errors import RooflineError
+from roofline.render.survey import FORMATS
 
-# ---- survey
-#
-# `roofline survey`: many models x resolutions x devices, in parallel, resumable. The engine
-# is roofline/survey.py; this section parses, reports progress and writes the leaderboard.
+__all__ = ["survey"]
 
-SURVEY_FORMATS = ["table", "csv", "json", "parquet", "markdown"]
+# `roofline survey`: many models x resolutions x devices, in parallel, resumable. The
+# library is roofline/survey/ (rendering: roofline/render/survey.py); this module parses,
+# reports progress and writes the leaderboard.
+
 _SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".md": "markdown",
                    ".txt": "table"}
 
@@ -94,13 +95,14 @@ def _duration(seconds: float) -> str:
               help="Skip the MAC check against torch's FlopCounterMode.")
 @click.option("--no-cache", is_flag=True, help="Trace afresh instead of using the trace cache.")
 @click.option("--journal", default=None, metavar="PATH",
-              help="Finished rows, for resuming; default: OUTPUT.journal.jsonl, or a file in "
-              "the cache directory.")
-@click.option("--fresh", is_flag=True, help="Ignore rows already in the journal.")
+              help="Finished rows, for resuming; default: a file in the cache directory "
+              "(`roofline cache info`).")
+@click.option("--fresh", is_flag=True,
+              help="Run every model again (rows of other surveys in the journal are kept).")
 @click.option("--retry-failed", is_flag=True, help="Run failed and timed-out models again.")
 @click.option("--top", "-k", type=int, default=10, show_default=True,
               help="Models per device in the leaderboard table (0: all).")
-@click.option("--format", "-f", "fmt", type=click.Choice(SURVEY_FORMATS), default=None,
+@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default=None,
               help="Output format; default: from the --output suffix, else table.")
 @click.option("--output", "-o", default=None, help="Write to this file instead of stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
@@ -120,7 +122,10 @@ def survey(patterns: tuple[str, ...], hw: tuple[str, ...], resolutions: tuple[in
     roofline survey 'timm:*mobilenet*' --hw pixel8_cpu h100_sxm --workers 2
     roofline survey 'zoo:*' -r 224 256 --hw 'pixel*' -o survey.csv
     """
-    from roofline.survey import engine
+    # deferred: heavy import (pandas and the survey modules; `--help` stays fast)
+    from roofline.render.survey import render
+    from roofline.survey import expand
+    from roofline.survey import survey as run_survey
 
     if fmt is None:
         fmt = _SUFFIX_FORMATS.get(Path(output).suffix.lower(), "table") if output else "table"
@@ -128,23 +133,27 @@ def survey(patterns: tuple[str, ...], hw: tuple[str, ...], resolutions: tuple[in
         raise RooflineError("--format parquet is binary; give --output FILE.parquet")
     if top < 0:
         raise RooflineError(f"--top must be >= 0, got {top}")
-    check_output(output)
+    check_output(output, inputs=[journal])
     if journal:
         check_output(journal)
     if fmt == "parquet":
         try:
-            import pyarrow  # noqa: F401
+            import pyarrow  # noqa: F401  # deferred: heavy import, only to fail early
         except ImportError:
             raise RooflineError("--format parquet needs pyarrow: pip install pyarrow") from None
-    tasks = engine.expand(patterns)
-    result = engine.survey(
+    tasks = expand(patterns, keep_going=True)  # a name that is no model is a failed row
+    result = run_survey(
         patterns, hw, resolutions=resolutions or (None,), batch=batch, dtype=dtype,
         weight_dtype=weight_dtype, fusion=fusion, workers=workers, dask=dask_address,
         timeout_s=timeout_s, compare=not no_compare, cache=not no_cache,
-        journal=journal or "auto", output=output, fresh=fresh, retry_failed=retry_failed,
+        journal=journal or "auto", fresh=fresh, retry_failed=retry_failed,
         progress=_SurveyProgress(quiet), tasks=tasks)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     if result.interrupted:
-        click.echo(f"interrupted: {len(result.rows)} of {result.total} rows finished, kept in "
-                   f"{result.journal}; run the same command again to resume", err=True)
+        done = f"interrupted: {len(result.rows)} of {result.total} rows finished"
+        click.echo(f"{done}, kept in {result.journal}; run the same command again to resume"
+                   if result.journal else f"{done}; no journal kept them, so a new run starts "
+                   "over", err=True)
         sys.exit(130)
-    write_output(output, engine.render(result, fmt, top))
+    write_output(output, render(result, fmt, top))
