@@ -6,9 +6,9 @@ real networks against FlopCounterMode and fvcore is test_reference.py's job; the
 survey of real timm families here is marked slow.
 """
 
+# ruff: noqa: F811 - pytest fixtures imported from survey_cases are redefined as arguments
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import subprocess
@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import torch.nn as nn
 from click.testing import CliRunner
-from survey_cases import RES, TINY_MACS
+from survey_cases import RES, TINY_MACS, inline_pool, model  # noqa: F401 - fixtures
 
 from roofline import cache as trace_cache
 from roofline.analysis import trace_model
@@ -28,8 +28,6 @@ from roofline.graph.torch_trace import trace
 from roofline.survey import Job, Task, crosscheck, distributed, expand, pool, survey
 from roofline.survey.rows import run_task
 from roofline.survey.tasks import resolve_devices, trace_key
-
-pytest_plugins = ["survey_cases"]  # fixtures: model, inline_pool
 
 
 def run(*args: str):
@@ -92,17 +90,18 @@ def test_a_cached_trace_carries_the_count_and_a_damaged_count_is_recomputed(mode
     again = run_task(spec, RES, job)
     assert not first["trace_cached"] and again["trace_cached"]
     assert again["macs_fcm"] == first["macs_fcm"] == TINY_MACS
-    path = trace_cache.cache_dir() / f"{trace_key(spec, RES, 1)}.json.gz"
+    key = trace_key(spec, RES, 1)
     for damage in ({"format": 3, "macs": -5, "ops": {}, "error": ""},
                    {"format": 3, "macs": "many", "ops": {}, "error": ""},
+                   {"format": 3, "macs": 1, "ops": {"aten.mm": -1}, "error": ""},
                    ["not", "a", "record"]):
-        entry = json.loads(gzip.decompress(path.read_bytes()))
-        entry["trace"]["meta"]["flop_counter"] = damage
-        path.write_bytes(gzip.compress(json.dumps(entry).encode()))
+        # an entry the cache accepts (its digest matches) with a record of the wrong shape
+        tr, meta = trace_cache.load(key)
+        tr.meta["flop_counter"] = damage
+        trace_cache.store(key, tr, meta)
         row = run_task(spec, RES, job)
         assert row["status"] == "ok" and row["macs_fcm"] == TINY_MACS, (damage, row)
-        stored = json.loads(gzip.decompress(path.read_bytes()))
-        assert stored["trace"]["meta"]["flop_counter"]["macs"] == TINY_MACS  # repaired
+        assert trace_cache.load(key)[0].meta["flop_counter"]["macs"] == TINY_MACS  # repaired
 
 
 # --------------------------------------------------------------------------- failures are rows
@@ -366,14 +365,15 @@ def test_survey_and_analyze_share_trace_cache_entries(model):
 def test_script_without_main_guard_gets_a_clear_error(model, tmp_path):
     script = tmp_path / "no_guard.py"
     script.write_text("from roofline.survey import survey\n"
-                      f"survey([{model('tiny')!r}], ['pixel8_cpu'], resolutions=[{RES}], "
-                      "workers=1)\n")
+                      f"s = survey([{model('tiny')!r}], ['pixel8_cpu'], resolutions=[{RES}], "
+                      "workers=1)\n"
+                      "print('interrupted' if s.interrupted else 'finished', s.rows)\n")
     # a cache of its own: a journal row from an earlier test would finish the survey
     # without starting any worker, and there would be nothing to fail
     env = {**os.environ, "ROOFLINE_CACHE_DIR": str(tmp_path / "cache")}
     p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                        timeout=120, env=env)
-    assert p.returncode != 0
+    assert p.returncode != 0, (p.stdout, p.stderr[-3000:])
     assert "if __name__ == '__main__':" in p.stderr
 
 

@@ -6,6 +6,7 @@ the wrong shape, a KeyboardInterrupt inside a worker; a name that is no model am
 others; no journal beside the output.
 """
 
+# ruff: noqa: F811 - pytest fixtures imported from survey_cases are redefined as arguments
 from __future__ import annotations
 
 import errno
@@ -21,15 +22,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from survey_cases import RES, TINY_MACS
+from survey_cases import RES, TINY_MACS, inline_pool, model  # noqa: F401 - fixtures
 
 from roofline import cache as trace_cache
 from roofline.cli import main
 from roofline.survey import Job, Task, resolve_devices, survey
 from roofline.survey.journal import Journal
 from roofline.survey.rows import run_task, valid_row
-
-pytest_plugins = ["survey_cases"]  # fixtures: model, inline_pool
 
 
 def run(*args: object):

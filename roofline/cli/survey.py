@@ -155,5 +155,5 @@ def survey(patterns: tuple[str, ...], hw: tuple[str, ...], resolutions: tuple[in
         click.echo(f"{done}, kept in {result.journal}; run the same command again to resume"
                    if result.journal else f"{done}; no journal kept them, so a new run starts "
                    "over", err=True)
-        sys.exit(130)
+        raise click.exceptions.Exit(130)  # not sys.exit: user_errors reads that as the model's
     write_output(output, render(result, fmt, top))
