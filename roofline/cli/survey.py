@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import click
 from roofline.cli.base import check_output, user_errors, write_output
 from roofline.cli.options import GreedyOptions
 from roofline.errors import RooflineError
-from roofline.render.survey import FORMATS
+from roofline.render.survey import FORMATS, render
 
 __all__ = ["survey"]
 
@@ -33,8 +34,6 @@ class _SurveyProgress:
     """Progress on stderr: one updating line on a terminal, one line per model otherwise."""
 
     def __init__(self, quiet: bool) -> None:
-        import time
-
         self.quiet = quiet
         self.tty = sys.stderr.isatty()
         self.start = time.monotonic()
@@ -42,8 +41,6 @@ class _SurveyProgress:
         self.fresh = 0
 
     def __call__(self, row: dict[str, Any], done: int, total: int) -> None:
-        import time
-
         status = row.get("status", "failed")
         self.counts[status] = self.counts.get(status, 0) + 1
         if self.quiet:
@@ -122,10 +119,8 @@ def survey(patterns: tuple[str, ...], hw: tuple[str, ...], resolutions: tuple[in
     roofline survey 'timm:*mobilenet*' --hw pixel8_cpu h100_sxm --workers 2
     roofline survey 'zoo:*' -r 224 256 --hw 'pixel*' -o survey.csv
     """
-    # deferred: heavy import (pandas and the survey modules; `--help` stays fast)
-    from roofline.render.survey import render
-    from roofline.survey import expand
-    from roofline.survey import survey as run_survey
+    # deferred: heavy import (pandas, with the survey modules; `--help` stays fast)
+    from roofline import survey as library
 
     if fmt is None:
         fmt = _SUFFIX_FORMATS.get(Path(output).suffix.lower(), "table") if output else "table"
@@ -141,8 +136,8 @@ def survey(patterns: tuple[str, ...], hw: tuple[str, ...], resolutions: tuple[in
             import pyarrow  # noqa: F401  # deferred: heavy import, only to fail early
         except ImportError:
             raise RooflineError("--format parquet needs pyarrow: pip install pyarrow") from None
-    tasks = expand(patterns, keep_going=True)  # a name that is no model is a failed row
-    result = run_survey(
+    tasks = library.expand(patterns, keep_going=True)  # a name that is no model is a failed row
+    result = library.survey(
         patterns, hw, resolutions=resolutions or (None,), batch=batch, dtype=dtype,
         weight_dtype=weight_dtype, fusion=fusion, workers=workers, dask=dask_address,
         timeout_s=timeout_s, compare=not no_compare, cache=not no_cache,
