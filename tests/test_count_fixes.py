@@ -309,6 +309,7 @@ def test_counts_beyond_int64_never_wrap():
                                               + 4096 * 8192 * 4, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_a_zoo_model_at_an_absurd_batch_stays_positive():
     # mnv4_conv_small: 186,005,568 MACs per image x 6e10 images = 1.116e19 > int64
     a = roofline.analyze("mnv4_conv_small", batch=60_000_000_000, cache=False)

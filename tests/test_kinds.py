@@ -22,6 +22,7 @@ def registry(monkeypatch):
     return formulas.FORMULAS
 
 
+@pytest.mark.slow
 def test_kinds_and_the_analysis_side_import_without_torch():
     code = ("import sys; import roofline.graph.kinds, roofline.graph.layers, "
             "roofline.graph.records, roofline.latency.presets; "

@@ -78,7 +78,7 @@ def convs(draw):
     return conv, x
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=15)
 @given(convs())
 def test_conv_macs_match_flop_counter_and_bytes_the_reference(case):
     conv, x = case
