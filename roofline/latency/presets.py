@@ -42,6 +42,7 @@ import pandas as pd
 from roofline.dtypes import canonical_dtype
 from roofline.errors import InputError, did_you_mean
 from roofline.graph.kinds import MAC_KINDS
+from roofline.graph.kinds import op_class as kind_op_class
 from roofline.hardware.registry import Roof, get_profile
 from roofline.latency.equation import HOLDS, device_at, layer_latencies, sweep
 from roofline.units import si
@@ -213,9 +214,6 @@ def _dims(shape: Any) -> list[int]:
         return []
 
 
-_CONV = re.compile(r"^conv(transpose)?[123]d$")
-
-
 def op_class(layers: pd.DataFrame) -> pd.Series:
     """The Fig. 3 op class of each layer: Conv2D, DW-Conv2D, FC, attention or other.
 
@@ -224,18 +222,12 @@ def op_class(layers: pd.DataFrame) -> pd.Series:
     """
     out = []
     for op, shape in zip(layers["op"], layers["input_shape"]):
-        if _CONV.match(op) or op.startswith("dwconv"):
+        cls = kind_op_class(op)   # the class each kind declares (graph/kinds.py)
+        if cls in ("Conv2D", "DW-Conv2D"):
             dims = _dims(shape)
             if len(dims) >= 3 and all(d == 1 for d in dims[2:]):
-                out.append("FC")
-            else:
-                out.append("DW-Conv2D" if op.startswith("dwconv") else "Conv2D")
-        elif op == "linear":
-            out.append("FC")
-        elif op in ("matmul", "attention"):
-            out.append("attention")
-        else:
-            out.append("other")
+                cls = "FC"
+        out.append(cls)
     return pd.Series(out, index=layers.index, name="op_class", dtype="object")
 
 
