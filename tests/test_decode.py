@@ -94,6 +94,7 @@ def test_a_cache_grown_by_concatenation_reads_and_writes_it_again():
     model, cache = _model_and_cache(transformers.DynamicCache)
     tr = _decode(model, cache, trace)
     df = layer_table(tr, "none", dtype="fp16")
+    assert df.weight_bytes.sum() == HAND_WEIGHT_BYTES   # the cache object holds inputs, not weights
     cat = df[df.op == "concat"]
     assert len(cat) == 2 * LAYERS
     per_pass = LAYERS * 2 * CACHED * D * 2
