@@ -42,6 +42,8 @@ from roofline.graph.kinds import (
 )
 from roofline.graph.records import OpRecord, Ref, Trace
 
+__all__ = ["COLUMNS", "FUSION_POLICIES", "check_fusion", "group_ops", "layer_table"]
+
 FUSION_POLICIES = ("none", "tflite", "full")
 
 #: columns of the layer table, in order

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 import torch.nn as nn
+from torch.func import functional_call
 from torch.utils._pytree import tree_map
 
 from roofline.errors import InputError
@@ -187,8 +188,6 @@ def meta_call(model: nn.Module) -> tuple[Any, dict[str, torch.Tensor] | None,
     if all(t.device.type == "meta" for t in tensors):
         return (lambda _state, a, k: model(*a, **k)), None, {}
     # real weights: substitute meta tensors for the call (functional_call restores them)
-    from torch.func import functional_call
-
     stand_ins: dict[int, torch.Tensor] = {}
     state: dict[str, torch.Tensor] = {}
     for name, t in itertools.chain(model.named_parameters(remove_duplicate=False),
