@@ -8,8 +8,9 @@ the renderers. Data keeps raw numbers; only the last step formats them.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
-__all__ = ["si", "ms", "ms_label"]
+__all__ = ["si", "ms", "ms_label", "column_decimals"]
 
 _SI = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 
@@ -43,3 +44,13 @@ def ms_label(seconds: float) -> str:
     if v >= 1:
         return f"{v:.3g} ms"
     return f"{v * 1e3:.3g} \u00b5s"
+
+
+def column_decimals(values: Iterable[float], digits: int = 3, most: int = 4) -> int:
+    """The decimals that give the smallest nonzero magnitude among ``values`` ``digits``
+    significant digits (at most ``most``), so that a column of numbers reads evenly
+    (0.175 / 0.930 / 5.450 rather than 0.1749 / 0.93 / 5.45)."""
+    mags = [abs(float(v)) for v in values if v and math.isfinite(float(v))]
+    if not mags:
+        return 0
+    return max(0, min(most, digits - 1 - math.floor(math.log10(min(mags)))))

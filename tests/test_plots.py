@@ -68,7 +68,9 @@ def test_ridge():
     panel_names = {t.get_text() for t in ax.texts}
     assert {"MACs", "Slow CPU", "Fast CPU", "Accelerator"} <= panel_names
     strip_text = " ".join(t.get_text() for t in strip.texts)
-    assert "pixel8_cpu" in strip_text and "pixel6_cpu:fitted" in strip_text
+    assert "pixel8_cpu" in strip_text and "pixel6_cpu (fitted)" in strip_text
+    assert "ci_x86_2core" not in strip_text  # the development VM's measured profile
+    assert any("ci_x86_2core" in t.get_text() and "Left out" in t.get_text() for t in fig.texts)
     assert fig.get_suptitle()
     assert any("preset: paper" in t.get_text() for t in fig.texts)
 
@@ -100,6 +102,70 @@ def test_pareto_panels_and_front():
         assert gids(ax, "family:") == ["family:MobileNetV4"]
         assert gids(ax, "pareto-front") == ["pareto-front"]
     assert any(t.get_text() == "MobileNetV4" for t in fig.legends[0].get_texts())
+
+
+def test_ridge_fitted_devices_are_labelled_and_drawn_as_fitted():
+    from roofline.plots.ridge import _join_ids
+    from roofline.plots.style import FITTED_COLOR
+
+    assert _join_ids(["pixel4_dsp:fitted"]) == "pixel4_dsp (fitted)"
+    assert _join_ids(["pixel8_edgetpu", "pixel8_edgetpu:fitted"]) == "pixel8_edgetpu (also fitted)"
+    assert _join_ids(["pixel4_dsp", "pixel6_cpu:fitted"]) == "pixel4_dsp / pixel6_cpu (fitted)"
+    devs = [("a_cpu", 10.0, False), ("a_cpu:fitted", 10.01, True), ("b_npu", 100.0, False)]
+    fig = plots.ridge(TABLES, [0, 5, 50, 500], PAPER_PRESET, devices=devs)
+    strip, ax, rel = fig.axes[:3]
+    ticks = [ln for ln in strip.get_lines()]
+    fitted = [ln for ln in ticks if ln.get_xdata()[0] == 10.01]
+    assert fitted and fitted[0].get_linestyle() == "--" and fitted[0].get_color() == FITTED_COLOR
+    assert [t.get_text().strip() for t in strip.texts] == ["b_npu", "a_cpu (also fitted)"]
+    # the fastest model's 1.0 is clear of the x axis
+    assert rel.get_ylim()[0] < 0.99
+
+
+def test_ridge_shows_a_named_local_device():
+    fig = plots.ridge(TABLES, [0, 500], PAPER_PRESET, highlight="ci_x86_2core")
+    assert "ci_x86_2core" in " ".join(t.get_text() for t in fig.axes[0].texts)
+
+
+def test_pareto_titles_cite_the_paper_only_for_its_figure():
+    assert plots.pareto(TABLES, [0, 5]).get_suptitle() == "Roofline latency vs accuracy"
+    assert plots.opcost(TABLES, [5]).get_suptitle() == "Op cost vs ridge point"
+    fig2 = {m: table(1.0 + i / 4) for i, m in enumerate(plots.FIG2_MODELS)}
+    assert plots.pareto(fig2, [0]).get_suptitle().endswith("(MobileNetV4 Fig. 2)")
+    assert not plots.pareto(fig2, [0], DEFAULT_PRESET).get_suptitle().endswith("Fig. 2)")
+
+
+def test_pareto_tags_do_not_overlap():
+    fig2 = {m: table(1.0 + i / 4) for i, m in enumerate(plots.FIG2_MODELS)}
+    fig = plots.pareto(fig2, [0, 500])
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    r = canvas.get_renderer()
+    for ax in fig.axes:
+        boxes = [t.get_window_extent(r) for t in ax.texts]
+        assert len(boxes) == 10  # the ten models with a published top-1
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                assert not a.overlaps(b), "tags overlap"
+
+
+def test_pareto_on_devices_has_a_panel_per_device():
+    from roofline.hardware.registry import get_profile
+
+    ids = ["pixel8_cpu", "h100_sxm"]
+    fig = plots.pareto(TABLES, preset=DEFAULT_PRESET, devices=ids)
+    assert len(fig.axes) == 2
+    for ax, pid in zip(fig.axes, ids):
+        p = get_profile(pid)
+        assert p.name.split(",")[0] in ax.get_title() and pid in ax.get_title()
+        assert "RP" not in ax.get_title()
+        roof = p.roof(p.default_dtype)
+        t = DEFAULT_PRESET.apply(TABLES["mnv4_conv_small"])
+        by_hand = np.maximum(t["macs"] / roof.peak_macs_per_s,
+                             t["bytes"] / roof.mem_bw_bytes_per_s).sum() * 1e3
+        (pt,) = [c for c in ax.collections if c.get_gid() == "model:mnv4_conv_small"]
+        assert pt.get_offsets()[0][0] == pytest.approx(by_hand, rel=1e-12)
+    assert "Fig. 2" not in fig.get_suptitle()
 
 
 def test_pareto_front():
@@ -166,6 +232,37 @@ def test_devices_chart():
         df["latency_s"].round(15).tolist()
 
 
+def test_devices_chart_of_several_models_on_named_devices():
+    ids = ["pixel8_cpu", "pixel8_edgetpu", "h100_sxm"]
+    fig = plots.devices(TABLES, DEFAULT_PRESET, devices=ids)
+    left, right = fig.axes[:2]
+    assert len(gids(left, "device:")) == len(TABLES) * len(ids)
+    assert [t.get_text() for t in left.get_legend().get_texts()] == [
+        "MNv4-Conv-S", "MNv4-Conv-M", "MNv4-Conv-L"]
+    assert right.get_xlabel() == "Share of the time in memory-bound layers (%)"
+    title = fig.get_suptitle()
+    assert "registered" not in title and all(i in title for i in ids)
+    assert title.startswith("MNv4-Conv-S, MNv4-Conv-M and MNv4-Conv-L on ")
+    # the legend sits above its panel, not on the title
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    r = canvas.get_renderer()
+    assert not left.get_legend().get_window_extent(r).overlaps(
+        fig._suptitle.get_window_extent(r))
+
+
+def test_devices_chart_leaves_out_bench_measured_profiles_unless_named():
+    df = plots.device_latencies(TABLES["mnv4_conv_small"], DEFAULT_PRESET)
+    assert not df["hardware_id"].str.startswith("ci_x86_2core").any()
+    assert df.attrs["left_out"] == ["ci_x86_2core"]
+    assert "pixel8_cpu" in set(df["hardware_id"])
+    named = plots.device_latencies(TABLES["mnv4_conv_small"], DEFAULT_PRESET, ["ci_x86_2core"])
+    assert list(named["hardware_id"]) == ["ci_x86_2core"]
+    fig = plots.devices(TABLES["mnv4_conv_small"], DEFAULT_PRESET, label="my table")
+    assert fig.get_suptitle() == "my table on the registered devices"
+    assert any("ci_x86_2core" in t.get_text() for t in fig.texts)
+
+
 def test_figure_bytes():
     fig = plots.pareto(TABLES, [0])
     assert plots.figure_bytes(fig, "png").startswith(b"\x89PNG")
@@ -196,12 +293,25 @@ def test_cli_plot_writes_png(tmp_path):
     assert out.read_bytes().startswith(b"\x89PNG")
 
 
+@pytest.mark.slow
+def test_cli_plot_devices_of_two_models_and_pareto_per_device(tmp_path):
+    for kind in ("devices", "pareto"):
+        out = tmp_path / f"{kind}.png"
+        r = CliRunner().invoke(main, ["plot", kind, "mnv4_conv_small", "mobilenetv3_large_100",
+                                      "--hw", "pixel8_cpu", "--hw", "h100_sxm", "-o", str(out)],
+                               catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        assert out.read_bytes().startswith(b"\x89PNG")
+
+
 @pytest.mark.parametrize("args, words", [
     (["pareto", "mnv4_conv_small", "-o", "fig.gif"], "expected a file ending in .png, .svg, .pdf"),
     (["roofline", "mnv4_conv_small", "mnv4_conv_medium", "-o", "x.png"], "one model"),
     (["ridge", "mnv4_conv_small", "--hw", "pixel8_cpu", "--hw", "s23_cpu", "-o", "x.png"],
      "one device"),
     (["ridge", "mnv4_conv_small", "-o", "/nonexistent/dir/x.png"], "does not exist"),
+    (["pareto", "mnv4_conv_small", "--hw", "pixel8_cpu", "--rp", "5", "-o", "x.png"],
+     "not both"),
 ])
 def test_cli_plot_user_errors(args, words):
     r = CliRunner().invoke(main, ["plot", *args])

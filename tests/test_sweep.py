@@ -336,3 +336,14 @@ def test_traced_tables_and_sweep_models():
     p, df = sweep_models(["mnv4_conv_small", "mnv4_conv_small"], [0.0, 50.0], "default")
     assert p.dtype == "fp32" and list(df["model"]) == ["mnv4_conv_small"] * 2
     assert list(df["rp"]) == [0.0, 50.0] and set(df["preset"]) == {"default"}
+
+
+def test_sweep_table_prints_even_decimals():
+    from roofline.render.report import sweep_text
+
+    df = pd.DataFrame({"model": ["a", "a", "b", "b"], "rp": [0.0, 5.0, 0.0, 5.0],
+                       "latency_s": [0.93e-3, 0.982e-3, 0.1749e-3, 12.5e-3],
+                       "memory_bound_fraction": [0.0, 0.5, 0.0, 1.0]})
+    text = sweep_text(df, DEFAULT_PRESET, "table")
+    assert "0.930" in text and "0.982" in text and "0.175" in text and "12.500" in text
+    assert "0.1749" not in text and " 0.93 " not in text

@@ -8,7 +8,7 @@ names the preset. Latency comes from :mod:`roofline.latency` (one equation).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,15 +20,14 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from roofline.analysis import resolve_roof
 from roofline.errors import InputError
-from roofline.hardware.registry import get_profile, list_profiles
 from roofline.latency.devices import model_on_devices
 from roofline.latency.equation import layer_times
 from roofline.latency.presets import DEFAULT_PRESET, OP_CLASSES, Preset, get_preset, op_class
 from roofline.models.figure_sets import ONE_MODEL
 from roofline.models.labels import model_info
-from roofline.plots.style import (INK, MUTED, OP_COLORS, footer, log_ticks, new_figure,
-                                  plain_log_formatter, style_axes)
-from roofline.plots.tables import traced_tables
+from roofline.plots.style import (DISTINCT, INK, MUTED, OP_COLORS, footer, log_ticks, model_styles,
+                                  new_figure, plain_log_formatter, style_axes)
+from roofline.plots.tables import figure_profiles, traced_tables
 from roofline.units import ms_label, si
 
 __all__ = ["roofline", "device_latencies", "devices"]
@@ -72,8 +71,8 @@ def roofline(model: Mapping[str, pd.DataFrame] | str = ONE_MODEL, hw: Any = "pix
     ax.annotate("\u2190 memory-bound", (ridge_rp, 0.97), xycoords=("data", "axes fraction"),
                 xytext=(-6, 0), textcoords="offset points", fontsize=9, color=MUTED,
                 va="top", ha="right")
-    ax.annotate("compute-bound \u2192", (ridge_rp, peak), xytext=(6, -6),
-                textcoords="offset points", fontsize=9, color=MUTED, va="top", ha="left")
+    ax.annotate("compute-bound \u2192", (ridge_rp, peak), xytext=(6, 8),
+                textcoords="offset points", fontsize=9, color=MUTED, va="bottom", ha="left")
     classes = op_class(shown)
     share = shown["latency_s"] / total if total else shown["latency_s"] * 0
     sizes = 10 + 1500 * share.to_numpy()
@@ -126,12 +125,12 @@ def device_latencies(model: str | pd.DataFrame, preset: Preset | str = DEFAULT_P
     (:func:`roofline.latency.devices.model_on_devices`).
 
     Each device runs at the preset's dtype when it has a peak for it, else at its default
-    dtype. A model name is traced once per dtype; a layer table is used as is.
+    dtype. A model name is traced once per dtype; a layer table is used as is. Without
+    ``devices``, profiles measured on a local machine are left out (``df.attrs["left_out"]``,
+    :func:`roofline.plots.tables.figure_profiles`).
     """
     preset = get_preset(preset)
-    profiles = list_profiles() if devices is None else [
-        p if hasattr(p, "roof") else get_profile(p) for p in devices]
-    profiles = list({p.id: p for p in profiles}.values())
+    profiles, left_out = figure_profiles(devices)
     roofs = {p.id: p.roof(preset.dtype if preset.dtype in p.dtypes else p.default_dtype)
              for p in profiles}
 
@@ -144,56 +143,117 @@ def device_latencies(model: str | pd.DataFrame, preset: Preset | str = DEFAULT_P
     info = pd.DataFrame([{"name": p.name, "kind": p.kind, "fitted": bool(roofs[p.id].fitted)}
                          for p in profiles], index=range(len(profiles)))
     df = pd.concat([df, info], axis=1)
-    return df[["hardware_id", "name", "kind", "dtype", "fitted", "ridge_point", "latency_s",
-               "compute_bound_s", "memory_bound_s", "memory_bound_fraction"]]
+    df = df[["hardware_id", "name", "kind", "dtype", "fitted", "ridge_point", "latency_s",
+             "compute_bound_s", "memory_bound_s", "memory_bound_fraction"]]
+    df.attrs["left_out"] = left_out
+    return df
 
 
-def devices(model: str | pd.DataFrame = ONE_MODEL, preset: Preset | str = DEFAULT_PRESET, *,
-            devices: Iterable[Any] | None = None, label: str | None = None,
-            title: str | None = None) -> Figure:
-    """One model's predicted latency on every registered device (left, log ms) and how that
-    time splits into compute-bound and memory-bound layers (right, share of the time)."""
+def _named(models: Any, label: str | None) -> dict[str, str | pd.DataFrame]:
+    """Models as name -> model (a name to trace, or a layer table)."""
+    if isinstance(models, pd.DataFrame):
+        return {label or "model": models}
+    if isinstance(models, str):
+        return {models: models}
+    if isinstance(models, Mapping):
+        return dict(models)
+    return {m: m for m in dict.fromkeys(models)}
+
+
+def _and(words: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def devices(models: str | pd.DataFrame | Iterable[str] | Mapping[str, pd.DataFrame] = ONE_MODEL,
+            preset: Preset | str = DEFAULT_PRESET, *, devices: Iterable[Any] | None = None,
+            label: str | None = None, title: str | None = None) -> Figure:
+    """Models' predicted latency on every registered device, or on ``devices`` (left, log ms,
+    a bar per model), and where the time goes (right: for one model its split into compute-
+    and memory-bound layers, for several each one's memory-bound share).
+
+    ``models``: a name, several names, a layer table (named ``label``) or name -> table.
+    Without ``devices``, profiles measured on a local machine by ``roofline bench`` are left
+    out (named in the footer).
+    """
     preset = get_preset(preset)
-    df = device_latencies(model, preset, devices)
-    if df.empty:
+    named = _named(models, label)
+    if not named:
+        raise InputError("the devices chart needs at least one model")
+    device_list = None if devices is None else list(devices)
+    frames = {n: device_latencies(m, preset, device_list) for n, m in named.items()}
+    first = next(iter(frames.values()))
+    if first.empty:
         raise InputError("no devices to draw")
-    df = df.sort_values("latency_s", ascending=False).reset_index(drop=True)
-    name = label or (model if isinstance(model, str) else "model")
-    display = model_info(name)["display"] if isinstance(model, str) else name
-    fig = new_figure(11, 0.3 * len(df) + 2.2)
+    first = first.sort_values("latency_s", ascending=False, kind="stable").reset_index(drop=True)
+    order = list(first["hardware_id"])
+    frames = {n: f.set_index("hardware_id").loc[order].reset_index() for n, f in frames.items()}
+    styles = model_styles([n for n in named])
+    displays = {n: styles[n]["display"] for n in named}
+    k = len(named)
+    colors = {n: styles[n]["color"] for n in named}
+    if len(set(colors.values())) < k:  # members of one family: a colour each
+        colors = {n: DISTINCT[i % len(DISTINCT)] for i, n in enumerate(named)}
+    fig = new_figure(11, 0.3 * len(order) * max(1.0, 0.45 * k) + 2.4)
     left, right = fig.subplots(1, 2, sharey=True, width_ratios=[3, 2])
-    y = np.arange(len(df))
+    y = np.arange(len(order))
     labels = [f"{r.hardware_id}{' [fitted]' if r.fitted and 'fitted' not in r.hardware_id else ''}"
-              f"  {r.kind.upper()} {r.dtype}" for r in df.itertuples()]
+              f"  {r.kind.upper()} {r.dtype}" for r in first.itertuples()]
     style_axes(left)
     style_axes(right)
     left.grid(False, axis="y")
     right.grid(False, axis="y")
-    bars = left.barh(y, df["latency_s"] * 1e3, color="#8c8c8c", height=0.7)
-    for bar, r in zip(bars, df.itertuples()):
-        bar.set_gid(f"device:{r.hardware_id}")
-        left.annotate(ms_label(r.latency_s), (bar.get_width(), bar.get_y() + bar.get_height() / 2),
-                      xytext=(3, 0), textcoords="offset points", va="center", fontsize=7,
-                      color=INK)
+    height = 0.7 / k
+    for j, (name, df) in enumerate(frames.items()):
+        offset = (k - 1 - 2 * j) * height / 2   # the first model on top within a row
+        color = "#8c8c8c" if k == 1 else colors[name]
+        bars = left.barh(y + offset, df["latency_s"] * 1e3, color=color, height=height * 0.92,
+                         label=displays[name])
+        for bar, r in zip(bars, df.itertuples()):
+            bar.set_gid(f"device:{r.hardware_id}")
+            left.annotate(ms_label(r.latency_s),
+                          (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+                          xytext=(3, 0), textcoords="offset points", va="center",
+                          fontsize=7 if k < 3 else 6, color=INK)
+        total = df["latency_s"].to_numpy()
+        c_share = np.divide(df["compute_bound_s"], total, out=np.zeros(len(df)), where=total > 0)
+        if k == 1:
+            right.barh(y, c_share * 100, color="#0072B2", height=0.7)
+            right.barh(y, (1 - c_share) * 100, left=c_share * 100, color="#E69F00", height=0.7)
+        else:
+            right.barh(y + offset, (1 - c_share) * 100, color=color, height=height * 0.92)
+    every = pd.concat(frames.values())["latency_s"] * 1e3
     left.set_xscale("log")
-    log_ticks(left, list(df["latency_s"] * 1e3) + [df["latency_s"].max() * 1e3 * 3])
+    log_ticks(left, list(every) + [every.max() * 3])
     left.set_yticks(y, labels, fontsize=8)
     left.set_xlabel("Predicted latency (ms, log scale)", fontsize=9)
-    left.set_title("Predicted latency", fontsize=10, color=INK)
-    total = df["latency_s"].to_numpy()
-    c_share = np.divide(df["compute_bound_s"], total, out=np.zeros(len(df)), where=total > 0)
-    right.barh(y, c_share * 100, color="#0072B2", height=0.7, label="compute-bound layers")
-    right.barh(y, (1 - c_share) * 100, left=c_share * 100, color="#E69F00", height=0.7,
-               label="memory-bound layers")
     right.set_xlim(0, 100)
-    left.set_ylim(-0.6, len(df) - 0.4)
-    right.set_xlabel("Share of the predicted time (%)", fontsize=9)
-    right.set_title("Where the time goes", fontsize=10, color=INK)
-    fig.legend(handles=[Patch(color="#0072B2", label="compute-bound layers"),
-                        Patch(color="#E69F00", label="memory-bound layers")],
-               loc="outside upper right", ncols=2, frameon=False, fontsize=8)
-    footer(fig, f"preset: {preset.name} \u2014 {preset.rules('device dtype')}; each device at "
-            "its own peak and bandwidth, at the preset's dtype where it has a peak, else its "
-            "default dtype; efficiency factors and per-layer overheads of profiles applied.")
-    fig.suptitle(title or f"{display} on every registered device", fontsize=13, color=INK)
+    left.set_ylim(-0.6, len(order) - 0.4)
+    above = {"loc": "lower center", "bbox_to_anchor": (0.5, 1.0), "frameon": False,
+             "fontsize": 9}
+    if k == 1:
+        left.set_title("Predicted latency", fontsize=10, color=INK)
+        right.set_xlabel("Share of the predicted time (%)", fontsize=9)
+        right.legend(handles=[Patch(color="#0072B2", label="compute-bound layers"),
+                              Patch(color="#E69F00", label="memory-bound layers")],
+                     ncols=2, **above)
+    else:
+        left.legend(handles=[Patch(color=colors[n], label=displays[n]) for n in named],
+                    ncols=min(k, 4), **above)
+        right.set_xlabel("Share of the time in memory-bound layers (%)", fontsize=9)
+        right.set_title("Memory-bound share", fontsize=10, color=INK)
+    left_out = first.attrs.get("left_out", [])
+    notes = [f"preset: {preset.name} \u2014 {preset.rules('device dtype')}; each device at its "
+             "own peak and bandwidth, at the preset's dtype where it has a peak, else its "
+             "default dtype; efficiency factors and per-layer overheads of profiles applied."]
+    if left_out:
+        notes.append("Left out, measured on a local machine by `roofline bench`: "
+                     f"{', '.join(left_out)} (name it with --hw to show it).")
+    footer(fig, *notes)
+    who = _and(list(displays.values())) if k <= 3 else f"{k} models"
+    if device_list is None:
+        where = "the registered devices"
+    else:
+        where = _and(order[::-1]) if len(order) <= 4 else f"{len(order)} devices"
+    fig.suptitle(title or f"{who} on {where}", fontsize=13, color=INK)
     return fig

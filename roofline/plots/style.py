@@ -21,8 +21,8 @@ from roofline.latency.presets import PAPER_PANELS
 from roofline.models.labels import model_info
 
 __all__ = ["OKABE_ITO", "FAMILY_COLORS", "FAMILY_MARKERS", "OP_COLORS", "INK", "MUTED",
-           "family_color", "family_marker", "model_styles", "new_figure", "style_axes",
-           "footer", "rp_name", "plain_log_formatter", "log_ticks"]
+           "FITTED_COLOR", "DISTINCT", "family_color", "family_marker", "model_styles",
+           "new_figure", "style_axes", "footer", "rp_name", "plain_log_formatter", "log_ticks"]
 
 # Okabe & Ito (2008), "Color Universal Design"
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000",
@@ -40,8 +40,13 @@ _LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)))
 #: Fig. 3's op classes (:data:`roofline.latency.presets.OP_CLASSES`) -> colour
 OP_COLORS = {"Conv2D": "#0072B2", "DW-Conv2D": "#E69F00", "FC": "#009E73",
              "attention": "#CC79A7", "other": "#999999"}
+#: colours for series that must differ from each other (Okabe-Ito, the yellow last)
+DISTINCT = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000",
+            "#B59A00")
 INK = "#333333"
 MUTED = "#777777"
+#: a device fitted to measurements, wherever one is drawn
+FITTED_COLOR = "#0072B2"
 
 
 def family_color(family: str | None) -> str:

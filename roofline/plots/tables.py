@@ -1,4 +1,5 @@
-"""Layer tables of named models under a sweep preset, and sweeps of named models.
+"""The data figures draw: layer tables of named models under a sweep preset, sweeps of named
+models, and the registered devices a figure shows by default.
 
 The sweep conventions (:mod:`roofline.latency.presets`) work on layer tables; this is where
 model names become tables: each traced once through :func:`roofline.analysis.analyze` at the
@@ -15,9 +16,10 @@ import numpy as np
 import pandas as pd
 
 from roofline.analysis import analyze
+from roofline.hardware.registry import HardwareProfile, get_profile, list_profiles
 from roofline.latency.presets import Preset, resolve_preset
 
-__all__ = ["traced_tables", "sweep_models"]
+__all__ = ["traced_tables", "sweep_models", "bench_measured", "figure_profiles"]
 
 
 def traced_tables(models: Mapping[str, pd.DataFrame] | Iterable[str] | str, preset: Preset,
@@ -44,3 +46,25 @@ def sweep_models(models: Iterable[str], rps: Sequence[float] | np.ndarray,
     p, roof = resolve_preset(preset, hw=hw, hold=hold, dtype=dtype)
     p = p.pinned(roof)
     return p, p.sweep(traced_tables(models, p, roof), rps)
+
+
+def bench_measured(profile: HardwareProfile) -> bool:
+    """Whether every figure of a profile was measured (``roofline bench`` on some machine,
+    like the development VM's ci_x86_2core): a profile of whichever machine ran it, not a
+    product, so figures leave it out unless it is named."""
+    figures = [*profile.peak_macs_per_s.values(), profile.mem_bw_bytes_per_s]
+    return all(f.basis == "measured" for f in figures)
+
+
+def figure_profiles(devices: Iterable[Any] | None = None,
+                    ) -> tuple[list[HardwareProfile], list[str]]:
+    """(the profiles a figure shows, the ids it leaves out). ``devices`` (ids, ``id:variant``,
+    YAML paths or profiles) are shown as given, each once; without them every registered
+    profile is, except those of :func:`bench_measured` machines (listed as left out)."""
+    if devices is not None:
+        named = [p if isinstance(p, HardwareProfile) else get_profile(p) for p in devices]
+        return list({p.id: p for p in named}.values()), []
+    every = list_profiles()
+    local = {p.id.split(":", 1)[0] for p in every if p.variant is None and bench_measured(p)}
+    return ([p for p in every if p.id.split(":", 1)[0] not in local],
+            sorted(p.id for p in every if p.variant is None and p.id in local))

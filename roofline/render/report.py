@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from roofline import __version__
 from roofline.render.tables import csv_text, markdown_table, render_table, to_json, wrap
-from roofline.units import ms, si
+from roofline.units import column_decimals, ms, si
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -337,14 +337,16 @@ def sweep_text(df: pd.DataFrame, preset: Preset, fmt: str) -> str:
             list(dict.fromkeys(out["model"]))]
         mem = out.pivot(index="model", columns="rp", values="memory_bound_fraction").loc[lat.index]
         heads = ["model", *(f"RP {r:g}" for r in grid)]
+        nd = column_decimals(lat.to_numpy().ravel())
         lines += ["predicted latency (ms)",
-                  render_table([[m, *(f"{v:.4g}" for v in row)] for m, row in
+                  render_table([[m, *(f"{v:.{nd}f}" for v in row)] for m, row in
                                 zip(lat.index, lat.to_numpy())], heads),
                   "", "share of the time in memory-bound layers",
                   render_table([[m, *(f"{v:.0%}" for v in row)] for m, row in
                                 zip(mem.index, mem.to_numpy())], heads)]
     else:
-        rows = [[r.model, f"{r.rp:g}", f"{r.latency_ms:.4g}", si(r.mac_equivalents),
+        nd = column_decimals(out["latency_ms"])
+        rows = [[r.model, f"{r.rp:g}", f"{r.latency_ms:.{nd}f}", si(r.mac_equivalents),
                  f"{r.memory_bound_fraction:.0%}"] for r in out.itertuples()]
         lines.append(render_table(rows, ["model", "RP MACs/B", "latency ms", "MAC-equiv",
                                          "memory-bound"], "lrrrr"))
