@@ -252,6 +252,12 @@ def test_a_name_that_is_no_model_is_a_row(model, tmp_path, inline_pool):
     assert list(df.spec) == [spec, "not_a_model_xyz"]
     assert list(df.status) == ["ok", "failed"]
     assert df.reason[1].startswith("unknown model 'not_a_model_xyz'")
+    # counts stay integers beside the failed row's empty cells
+    first = r.stdout.splitlines()[1].split(",")
+    header = r.stdout.splitlines()[0].split(",")
+    cells = dict(zip(header, first))
+    assert (cells["resolution"], cells["macs"], cells["params"]) == (str(RES), str(TINY_MACS),
+                                                                     str(8 * 27 + 8))
     assert inline_pool == [spec]
     table = run("survey", spec, "timm:*no_such_net*", "-r", RES, "-q").stdout
     assert "1 ok, 1 failed" in table and "matches no model" in table

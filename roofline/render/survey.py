@@ -7,7 +7,6 @@ job, counts and the frames it builds.
 from __future__ import annotations
 
 import io
-import math
 from typing import TYPE_CHECKING, Any
 
 from roofline import __version__
@@ -121,7 +120,8 @@ def _leaderboard_text(s: Survey, top: int, markdown: bool) -> str:
 
 
 def _int(x: Any) -> Any:
+    """An integer cell; nothing for a missing one (None, NaN, pandas' NA)."""
     try:
-        return "" if x is None or (isinstance(x, float) and math.isnan(x)) else int(x)
+        return int(x)
     except (TypeError, ValueError):
-        return x
+        return ""

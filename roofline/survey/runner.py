@@ -64,13 +64,20 @@ class Survey:
     notes: list[str] = field(default_factory=list)
 
     def frame(self) -> pd.DataFrame:
-        """Every row, with the columns in their documented order."""
+        """Every row, with the columns in their documented order; counts stay integers
+        (nullable) where some rows have none."""
         cols = list(BASE_COLUMNS)
         if not self.job.compare:
             cols = [c for c in cols if c not in FCM_COLUMNS]
         for d in self.devices:
             cols += [f"latency_ms@{d.label}", f"memory_bound_fraction@{d.label}"]
         df = pd.DataFrame(self.rows)
+        for c in _INT_COLUMNS:
+            values = [r.get(c) for r in self.rows]
+            if c in df and all(v is None or (isinstance(v, int) and not isinstance(v, bool))
+                               for v in values):
+                # a failed row's empty cells would turn every count into a float ("224.0")
+                df[c] = pd.array(values, dtype="Int64")
         for c in cols:
             if c not in df:
                 df[c] = None
@@ -102,6 +109,10 @@ class Survey:
         out["with_unsupported"] = sum(bool(r.get("unsupported")) for r in self.rows
                                       if r.get("status") == "ok")
         return out
+
+
+#: columns that hold integers (or nothing, on a failed row)
+_INT_COLUMNS = ("resolution", "batch", "macs", "macs_fcm", "macs_folded", "params", "ops")
 
 
 def survey(
