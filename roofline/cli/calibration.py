@@ -153,8 +153,13 @@ def measure(models: tuple[str, ...], threads: int, dtype: str, resolution: int |
         _progress(f"wrote {output}")
 
 
-_FUSION_HELP = ("Layer grouping the roofline sums over. Default none: torch eager runs every "
-                "op as its own kernel, as `roofline measure` times it.")
+_FUSION_HELP = ("Layer grouping the roofline sums over. Default: the fusion of the profile's "
+                "runtime (tflite for LiteRT), else none: torch eager runs every op as its own "
+                "kernel, as `roofline measure` times it.")
+_FIT_HELP = ("Fit under the base profile's runtime (the model summed over the runtime's own "
+             "graph): 'runtime' learns the runtime's parameters with the device held; "
+             "'peak,bandwidth' keeps the runtime's parameters and fits the device's two scalars.")
+_RUNTIME_HELP = "The runtime (id or .yaml file) instead of the one the profile names."
 
 
 @click.command()
@@ -166,22 +171,24 @@ _FUSION_HELP = ("Layer grouping the roofline sums over. Default none: torch eage
               "mixes dtypes); default: the CSV's, else the base profile's default.")
 @click.option("--threads", "-t", type=int, default=None,
               help="Fit the rows at this thread count (needed when the CSV mixes them).")
-@click.option("--fusion", type=click.Choice(FUSION_POLICIES), default="none",
-              show_default=True, help=_FUSION_HELP)
+@click.option("--fusion", type=click.Choice(FUSION_POLICIES), default=None,
+              help=_FUSION_HELP)
 @click.option("--overhead/--no-overhead", default=False, show_default=True,
               help="Also fit a fixed cost per layer (framework/dispatch overhead).")
 @click.option("--hold-peak", is_flag=True,
               help="Keep the base profile's peak; fit the bandwidth (the ridge point) only.")
 @click.option("--cv", is_flag=True, help="Leave-one-out: each model predicted by a fit to the "
               "others, so the fit is judged out of sample.")
+@click.option("--fit", "fit_spec", default=None, help=_FIT_HELP)
+@click.option("--runtime", default=None, help=_RUNTIME_HELP)
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @click.option("--output", "-o", default=None, help="Write the fitted profile YAML here "
               "(basis: fitted); use it with --hw.")
 @user_errors
 def fit(measurements: str, hw: str | None, dtype: str | None, threads: int | None,
-        fusion: str, overhead: bool, hold_peak: bool, cv: bool, fmt: str,
-        output: str | None) -> None:
+        fusion: str | None, overhead: bool, hold_peak: bool, cv: bool, fit_spec: str | None,
+        runtime: str | None, fmt: str, output: str | None) -> None:
     """Fit a roofline (effective peak, bandwidth, optionally per-layer overhead) to measured
     latencies, and report how well it ranks and predicts them.
 
@@ -192,10 +199,20 @@ def fit(measurements: str, hw: str | None, dtype: str | None, threads: int | Non
     \b
     roofline fit measured.csv --hw my_machine.yaml --cv -o fitted.yaml
     """
+    if fit_spec is not None:
+        if fusion or overhead or hold_peak:
+            raise RooflineError("--fit fits under the runtime: --fusion, --overhead and "
+                                "--hold-peak do not apply (the runtime has its own)")
+        from roofline.cli.runtime_fit import fit_command
+
+        return fit_command(measurements, hw, fit_spec, runtime, dtype, threads, cv, fmt, output)
     check_output(output, [measurements, hw])
     if threads is not None:
         check_threads(threads)
     base = get_profile(hw) if hw else None
+    from roofline.cli.runtime_fit import default_fusion
+
+    fusion = default_fusion(base, fusion, runtime)
     if hold_peak and base is None:
         raise RooflineError("--hold-peak keeps the base profile's peak: pass --hw")
     report = fit_measured(measurements, base=base, dtype=dtype, threads=threads, fusion=fusion,
@@ -226,16 +243,18 @@ def fit(measurements: str, hw: str | None, dtype: str | None, threads: int | Non
 @click.option("--dtype", default=None, help="Default: the CSV's, else the profile's.")
 @click.option("--threads", "-t", type=int, default=None,
               help="Use the rows at this thread count (needed when the CSV mixes them).")
-@click.option("--fusion", type=click.Choice(FUSION_POLICIES), default="none",
-              show_default=True, help=_FUSION_HELP)
+@click.option("--fusion", type=click.Choice(FUSION_POLICIES), default=None,
+              help=_FUSION_HELP)
+@click.option("--runtime", default=None, help=_RUNTIME_HELP)
 @click.option("--plot", default=None,
               help="Write the predicted-vs-measured scatter (log-log) to this .png/.svg/.pdf.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv"]),
               default="table", show_default=True)
 @click.option("--output", "-o", default=None, help="Write the report here instead of stdout.")
 @user_errors
-def validate(hw: str, measurements: str, dtype: str | None, threads: int | None, fusion: str,
-             plot: str | None, fmt: str, output: str | None) -> None:
+def validate(hw: str, measurements: str, dtype: str | None, threads: int | None,
+             fusion: str | None, runtime: str | None, plot: str | None, fmt: str,
+             output: str | None) -> None:
     """Predicted vs measured latency per model (and per layer): a table, Spearman r_s of the
     roofline and of MAC counting, MAPE, share within +-20 %, and a scatter plot.
 
@@ -249,6 +268,13 @@ def validate(hw: str, measurements: str, dtype: str | None, threads: int | None,
     if threads is not None:
         check_threads(threads)
     profile = get_profile(hw)
+    from roofline.calibration.runtime_data import profile_runtime
+    from roofline.cli.runtime_fit import runtime_applies, validate_command
+
+    rt = profile_runtime(profile, runtime)
+    if runtime_applies(rt) and not fusion:
+        return validate_command(profile, rt, measurements, dtype, threads, plot, fmt, output)
+    fusion = fusion or (rt.fusion if rt is not None else "none")
     v = validate_profile(measurements, profile, fusion=fusion, threads=threads, dtype=dtype,
                          check_model=resolve, layer_tables=layer_tables)
     if plot:
