@@ -131,7 +131,7 @@ def _runtime_text(rt: Any, fitted: Any, cmd: str, report: dict[str, Any]) -> str
 
 def _profile_text(base: Any, rt: Any, runtime_spec: str | None, fitted: Any, dtype: str,
                   cmd: str, report: dict[str, Any], output: str) -> str:
-    from roofline.calibration.fit import check_profile_text, profile_yaml
+    from roofline.hardware.io import check_profile_text, profile_yaml
 
     today = datetime.date.today().isoformat()
     src = f"{cmd} ({today})"

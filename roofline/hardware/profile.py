@@ -173,6 +173,7 @@ class HardwareProfile:
     variants: tuple[str, ...]  # reachable as f"{id}:{name}"
     variant: str | None  # set on a variant profile
     path: str | None  # file it was read from
+    runtime: str | None = None  # the runtime it is measured with (hardware/runtime.py): id or file
 
     def __hash__(self) -> int:
         """Hashable despite the mapping field, so a profile can key a cache."""

@@ -17,6 +17,7 @@ problem names the field and what was expected.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -199,7 +200,7 @@ class _Reader:
 _OPTIONAL_RANGES = {"onchip_bytes": POSITIVE, "overhead_s_per_layer": NON_NEGATIVE,
                     "compute_efficiency": FRACTION, "memory_efficiency": FRACTION}
 _TOP_REQUIRED = ("name", "kind", "default_dtype", "peak_macs_per_s", "mem_bw_bytes_per_s")
-_TOP_OPTIONAL = ("description", *OPTIONAL_FIGURES, "variants")
+_TOP_OPTIONAL = ("description", *OPTIONAL_FIGURES, "variants", "runtime")
 _VARIANT_KEYS = ("name", "description", "dtype", "ridge_point", "peak_macs_per_s",
                  "mem_bw_bytes_per_s", *OPTIONAL_FIGURES)
 
@@ -230,6 +231,7 @@ def build(data: Any, src: str, path: str, pid: str) -> ParsedFile:
     description = r.get(lambda: r.string(top.get("description", ""), "description",
                                          empty_ok=True))
     bw = field("mem_bw_bytes_per_s", lambda v: r.figure(v, "mem_bw_bytes_per_s"))
+    runtime = field("runtime", lambda v: _runtime(r, v, path))
     optional = r.get(lambda: r.optional_figures(top, None))
     raw_variants = r.get(lambda: r.mapping(top.get("variants", {}), "variants")) or {}
     for vname in raw_variants:
@@ -242,12 +244,28 @@ def build(data: Any, src: str, path: str, pid: str) -> ParsedFile:
         id=pid, name=name or "?", kind=kind or KINDS[0], default_dtype=default,
         description=description or "", peak_macs_per_s=MappingProxyType(peaks),
         mem_bw_bytes_per_s=bw, **{n: optional.get(n) for n in OPTIONAL_FIGURES},
-        variants=tuple(raw_variants), variant=None, path=path,
+        variants=tuple(raw_variants), variant=None, path=path, runtime=runtime,
     )
     variants = {v: r.get(lambda v=v, raw=raw: _variant(r, base, v, raw))
                 for v, raw in raw_variants.items()}
     r.raise_problems()
     return base, MappingProxyType(variants)
+
+
+def _runtime(r: _Reader, value: Any, path: str) -> str:
+    """The runtime a profile names: a runtime id, or a .yaml file (relative to the profile's
+    directory); it must exist and load."""
+    from roofline.errors import RooflineError
+    from roofline.hardware.runtime import get_runtime
+
+    name = r.string(value, "runtime")
+    if name.lower().endswith((".yaml", ".yml")) and path and not os.path.isabs(name):
+        name = os.path.join(os.path.dirname(path), name)
+    try:
+        get_runtime(name)
+    except RooflineError as e:
+        raise r.fail("runtime", str(e)) from None
+    return name
 
 
 def _variant(r: _Reader, base: HardwareProfile, vname: str, raw: Any) -> HardwareProfile:
