@@ -1,0 +1,258 @@
+"""How well does the runtime-aware roofline predict LiteRT int8 latency? By family, honestly.
+
+    python benchmarks/accuracy_runtime.py                  # the table, ~3-5 min (exports cached)
+    python benchmarks/accuracy_runtime.py --json out.json  # every number as JSON too
+
+Data: ``docs/runtime_measured_litert_int8.csv`` (``benchmarks/measure_runtime.py``: every zoo
+model and timm models of every family, exported to int8 .tflite and timed on LiteRT/XNNPACK,
+one thread, on this machine). Rows with status ok; the latency column is ``--latency``.
+Families by the CSV's ``arch``: convnets, ViTs, hybrids, MetaFormers.
+
+Device: ``--hw`` (default ``ci_x86_2core_litert``: this machine's int8 and fp32 peaks measured
+through LiteRT by ``benchmarks/litert_peak.py``, its DRAM bandwidth by ``roofline bench``).
+
+Four predictors, each fitted to measured latencies and judged out of sample:
+
+- MACs only: latency = MACs / P, one fitted P (the MAC-counting baseline).
+- plain roofline, torch graph: sum_i max(macs_i / P, bytes_i / B) over the torch trace under
+  the runtime's fusion (tflite: BatchNorm folded, ReLU fused), int8 bytes; P and B fitted
+  (``roofline fit``'s fit). What the toolkit predicted before runtimes.
+- plain roofline, deployed graph: the same equation over the .tflite's own ops and bytes.
+- runtime-aware: ``roofline.latency.runtime_model`` over the .tflite's ops with the runtime's
+  parameters fitted, the device's peaks and bandwidth held at their measured values
+  (``roofline fit ... --fit runtime``).
+
+Splits: leave-one-out over all models (each model predicted by a fit to all the others), with
+statistics over all and by family; and trained on convnets only, predicting the ViTs, hybrids
+and MetaFormers. Statistics: MAPE, share within +-20 %, Spearman r_s of predicted vs measured.
+An ablation drops each runtime parameter in turn (leave-one-out MAPE without it): the
+parameters kept are those the data needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from roofline.calibration.fit import Dataset, accuracy, fit_macs_only, fit_roofline  # noqa: E402
+from roofline.calibration.runtime_fit import fit_runtime  # noqa: E402
+from roofline.hardware.registry import get_profile  # noqa: E402
+from roofline.hardware.runtime import NEUTRAL, PARAMETERS, get_runtime  # noqa: E402
+from roofline.latency.runtime_model import DeviceRoofs, RuntimeData  # noqa: E402
+
+CSV = ROOT / "docs" / "runtime_measured_litert_int8.csv"
+FAMILIES = {"convnet": "convnets", "vit": "ViTs", "hybrid": "hybrids", "metaformer": "MetaFormers"}
+ORDER = ["convnets", "ViTs", "hybrids", "MetaFormers"]
+METHODS = ["MACs only", "plain roofline, torch graph", "plain roofline, deployed graph",
+           "runtime-aware"]
+
+
+def load(csv: Path, latency: str) -> pd.DataFrame:
+    """The usable rows: status ok, int8, LiteRT, one per model."""
+    df = pd.read_csv(csv)
+    if "status" in df:
+        df = df[df["status"] == "ok"]
+    df = df[(df["dtype"] == "int8") & (df["runtime"] == "litert")]
+    df = df[df[latency].notna() & (df[latency] > 0)].drop_duplicates("model", keep="last")
+    df = df.assign(group=df["arch"].map(FAMILIES).fillna("other"),
+                   latency_s=df[latency] / 1e3)
+    return df.reset_index(drop=True)
+
+
+def tables(df: pd.DataFrame, fusion: str, progress: Callable[[str], None]
+           ) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    """(deployed .tflite tables, torch tables) of every row, in row order."""
+    from roofline.calibration.measure import layer_tables
+    from roofline.calibration.runtime_data import deployed_tables
+
+    keys = [(m, int(r) if pd.notna(r) else None, "int8")
+            for m, r in zip(df["model"], df["resolution"])]
+    dep = deployed_tables(keys, "tflite", progress=progress)
+    torch_t = layer_tables(keys, fusion=fusion, progress=progress)
+    return [dep[k] for k in keys], [torch_t[k] for k in keys]
+
+
+# ------------------------------------------------------------------------------ predictors
+
+
+class Predictor:
+    """fit(index) -> a function predicting the models at another index."""
+
+    def __init__(self, name: str, fit: Callable[[np.ndarray], Callable[[np.ndarray], np.ndarray]]):
+        self.name, self.fit = name, fit
+
+
+def macs_only(total_macs: np.ndarray, measured: np.ndarray) -> Predictor:
+    class _View:
+        pass
+
+    def fit(train: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        v = _View()
+        v.total_macs, v.measured_s = total_macs[train], measured[train]
+        p = fit_macs_only(v)
+        return lambda idx: total_macs[idx] / p
+
+    return Predictor("MACs only", fit)
+
+
+def plain(ds: Dataset, name: str) -> Predictor:
+    def fit(train: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        f = fit_roofline(ds.subset(train))
+        return lambda idx: ds.subset(idx).predict(f.peak_macs_per_s, f.mem_bw_bytes_per_s)
+
+    return Predictor(name, fit)
+
+
+def runtime_aware(data: RuntimeData, device: DeviceRoofs, free: Sequence[str],
+                  start: dict[str, float] | None = None) -> Predictor:
+    def fit(train: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        f = fit_runtime(data.subset(train), device, dict(NEUTRAL), free, start=start)
+        return lambda idx: data.subset(idx).predict(f.device, f.values)
+
+    return Predictor("runtime-aware", fit)
+
+
+def leave_one_out(p: Predictor, n: int) -> np.ndarray:
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = p.fit(np.array([j for j in range(n) if j != i]))(np.array([i]))[0]
+    return out
+
+
+def stats(measured: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    a = accuracy(measured, predicted)
+    return {"n": int(len(measured)), "mape": a["mape"], "within_20pct": a["within_20pct"],
+            "spearman": a["spearman"], "median_ratio": a["median_ratio"]}
+
+
+def by_group(groups: np.ndarray, measured: np.ndarray, predicted: np.ndarray,
+             names: Sequence[str]) -> dict[str, dict[str, float]]:
+    out = {"all": stats(measured, predicted)}
+    for g in names:
+        m = groups == g
+        if m.any():
+            out[g] = stats(measured[m], predicted[m])
+    return out
+
+
+def fmt_row(name: str, s: dict[str, float]) -> str:
+    r = "-" if not np.isfinite(s["spearman"]) else f"{s['spearman']:.3f}"
+    return (f"| {name} | {s['n']} | {s['mape']:.1f} % | {100 * s['within_20pct']:.0f} % | {r} "
+            f"| {s['median_ratio']:.2f} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--csv", type=Path, default=CSV)
+    ap.add_argument("--hw", default="ci_x86_2core_litert")
+    ap.add_argument("--latency", default="latency_ms",
+                    help="the CSV column of the measured latency (ms)")
+    ap.add_argument("--params", default=",".join(PARAMETERS),
+                    help="runtime parameters to fit (comma-separated)")
+    ap.add_argument("--no-ablation", action="store_true")
+    ap.add_argument("--json", type=Path, default=None)
+    a = ap.parse_args(argv)
+    t0 = time.time()
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    profile = get_profile(a.hw)
+    runtime = get_runtime(profile.runtime or "litert_xnnpack")
+    device = DeviceRoofs.of(profile, "int8")
+    df = load(a.csv, a.latency)
+    log(f"{len(df)} models from {a.csv} ({a.latency}); device {profile.id}, runtime {runtime.id}")
+    dep, tor = tables(df, runtime.fusion, log)
+    measured = df["latency_s"].to_numpy()
+    groups = df["group"].to_numpy()
+    labels = list(df["model"])
+    data = RuntimeData.from_tables(dep, measured, labels, "int8", families=list(groups))
+    ds_dep = Dataset.from_tables(dep, measured, labels)
+    ds_tor = Dataset.from_tables(tor, measured, labels)
+    free = [p for p in a.params.split(",") if p]
+    full = fit_runtime(data, device, dict(NEUTRAL), free)
+    start = dict(full.values)
+    predictors = [macs_only(ds_tor.total_macs, measured),
+                  plain(ds_tor, "plain roofline, torch graph"),
+                  plain(ds_dep, "plain roofline, deployed graph"),
+                  runtime_aware(data, device, free, start)]
+    n = len(df)
+    result: dict[str, Any] = {"csv": str(a.csv), "latency_column": a.latency, "hw": profile.id,
+                              "runtime": runtime.id, "n_models": n, "params": free,
+                              "full_fit": {"values": full.values, "warnings": full.warnings,
+                                           "undetermined": list(full.undetermined)},
+                              "models": {"model": labels, "group": list(groups),
+                                         "measured_ms": list(measured * 1e3)}}
+    loo, conv = {}, {}
+    train = np.flatnonzero(groups == "convnets")
+    test = np.flatnonzero(groups != "convnets")
+    for p in predictors:
+        log(f"leave-one-out: {p.name}")
+        pred = leave_one_out(p, n)
+        loo[p.name] = by_group(groups, measured, pred, ORDER)
+        result["models"][f"loo_{p.name}_ms"] = list(pred * 1e3)
+        if len(train) and len(test):
+            cp = p.fit(train)(test)
+            conv[p.name] = by_group(groups[test], measured[test], cp, ORDER[1:])
+    result["loo"], result["convnets_only"] = loo, conv
+    if not a.no_ablation:
+        abl = {}
+        for drop in free:
+            rest = [q for q in free if q != drop]
+            log(f"ablation: without {drop}")
+            st = {k: v for k, v in start.items()}
+            st[drop] = NEUTRAL[drop]
+            pred = leave_one_out(runtime_aware(data, device, rest, st), n)
+            abl[drop] = stats(measured, pred)
+        result["ablation"] = abl
+    result["seconds"] = time.time() - t0
+
+    lines = [f"# LiteRT int8, {n} models, device {profile.id}, runtime {runtime.id}",
+             f"latency column: {a.latency}; fitted parameters: {', '.join(free)}", "",
+             "## Leave-one-out", ""]
+    for g in ["all", *ORDER]:
+        lines += [f"### {g}", "| predictor | n | MAPE | within +-20 % | Spearman r_s | "
+                  "median pred/meas |", "|---|---:|---:|---:|---:|---:|"]
+        lines += [fmt_row(m, loo[m][g]) for m in loo if g in loo[m]]
+        lines.append("")
+    if conv:
+        lines += ["## Trained on convnets only, predicting the others", ""]
+        for g in ["all", *ORDER[1:]]:
+            lines += [f"### {g}", "| predictor | n | MAPE | within +-20 % | Spearman r_s | "
+                      "median pred/meas |", "|---|---:|---:|---:|---:|---:|"]
+            lines += [fmt_row(m, conv[m][g]) for m in conv if g in conv[m]]
+            lines.append("")
+    lines += ["## Runtime parameters (fitted to all models)", "",
+              "| parameter | value | on this device |", "|---|---:|---:|"]
+    for k in free:
+        v = full.values[k]
+        here = f"{v / full.device.peak * 1e6:.3g} us" if k.endswith("_macs") else f"{v:.3g} x"
+        lines.append(f"| {k} | {v:.4g} | {here} |")
+    if "ablation" in result:
+        lines += ["", "## Ablation: leave-one-out without each parameter", "",
+                  "| without | MAPE | within +-20 % | Spearman r_s |", "|---|---:|---:|---:|",
+                  f"| (none) | {loo['runtime-aware']['all']['mape']:.1f} % | "
+                  f"{100 * loo['runtime-aware']['all']['within_20pct']:.0f} % | "
+                  f"{loo['runtime-aware']['all']['spearman']:.3f} |"]
+        for k, s in result["ablation"].items():
+            lines.append(f"| {k} | {s['mape']:.1f} % | {100 * s['within_20pct']:.0f} % | "
+                         f"{s['spearman']:.3f} |")
+    for w in full.warnings:
+        lines.append(f"\nwarning: {w}")
+    lines.append(f"\n({result['seconds']:.0f} s)")
+    print("\n".join(lines))
+    if a.json:
+        a.json.write_text(json.dumps(result, indent=1, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
