@@ -45,11 +45,11 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from roofline.calibration.fit import Dataset, accuracy, fit_macs_only, fit_roofline  # noqa: E402
-from roofline.calibration.runtime_fit import fit_runtime  # noqa: E402
-from roofline.hardware.registry import get_profile  # noqa: E402
-from roofline.hardware.runtime import NEUTRAL, PARAMETERS, get_runtime  # noqa: E402
-from roofline.latency.runtime_model import DeviceRoofs, RuntimeData  # noqa: E402
+from roofline.calibration.fit import Dataset, accuracy, fit_macs_only, fit_roofline
+from roofline.calibration.runtime_fit import fit_runtime
+from roofline.hardware.registry import get_profile
+from roofline.hardware.runtime import NEUTRAL, PARAMETERS, get_runtime
+from roofline.latency.runtime_model import DeviceRoofs, RuntimeData
 
 CSV = ROOT / "docs" / "runtime_measured_litert_int8.csv"
 FAMILIES = {"convnet": "convnets", "vit": "ViTs", "hybrid": "hybrids", "metaformer": "MetaFormers"}
@@ -132,7 +132,7 @@ def leave_one_out(p: Predictor, n: int) -> np.ndarray:
 
 def stats(measured: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     a = accuracy(measured, predicted)
-    return {"n": int(len(measured)), "mape": a["mape"], "within_20pct": a["within_20pct"],
+    return {"n": len(measured), "mape": a["mape"], "within_20pct": a["within_20pct"],
             "spearman": a["spearman"], "median_ratio": a["median_ratio"]}
 
 
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
     t0 = time.time()
-    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    log = lambda m: print(m, file=sys.stderr, flush=True)
     profile = get_profile(a.hw)
     runtime = get_runtime(profile.runtime or "litert_xnnpack")
     device = DeviceRoofs.of(profile, "int8")
@@ -219,15 +219,15 @@ def main(argv: list[str] | None = None) -> int:
              f"latency column: {a.latency}; fitted parameters: {', '.join(free)}", "",
              "## Leave-one-out", ""]
     for g in ["all", *ORDER]:
-        lines += [f"### {g}", "| predictor | n | MAPE | within +-20 % | Spearman r_s | "
-                  "median pred/meas |", "|---|---:|---:|---:|---:|---:|"]
+        lines += [f"### {g}", ("| predictor | n | MAPE | within +-20 % | Spearman r_s | "
+                  "median pred/meas |"), "|---|---:|---:|---:|---:|---:|"]
         lines += [fmt_row(m, loo[m][g]) for m in loo if g in loo[m]]
         lines.append("")
     if conv:
         lines += ["## Trained on convnets only, predicting the others", ""]
         for g in ["all", *ORDER[1:]]:
-            lines += [f"### {g}", "| predictor | n | MAPE | within +-20 % | Spearman r_s | "
-                      "median pred/meas |", "|---|---:|---:|---:|---:|---:|"]
+            lines += [f"### {g}", ("| predictor | n | MAPE | within +-20 % | Spearman r_s | "
+                      "median pred/meas |"), "|---|---:|---:|---:|---:|---:|"]
             lines += [fmt_row(m, conv[m][g]) for m in conv if g in conv[m]]
             lines.append("")
     lines += ["## Runtime parameters (fitted to all models)", "",
@@ -239,9 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     if "ablation" in result:
         lines += ["", "## Ablation: leave-one-out without each parameter", "",
                   "| without | MAPE | within +-20 % | Spearman r_s |", "|---|---:|---:|---:|",
-                  f"| (none) | {loo['runtime-aware']['all']['mape']:.1f} % | "
+                  (f"| (none) | {loo['runtime-aware']['all']['mape']:.1f} % | "
                   f"{100 * loo['runtime-aware']['all']['within_20pct']:.0f} % | "
-                  f"{loo['runtime-aware']['all']['spearman']:.3f} |"]
+                  f"{loo['runtime-aware']['all']['spearman']:.3f} |")]
         for k, s in result["ablation"].items():
             lines.append(f"| {k} | {s['mape']:.1f} % | {100 * s['within_20pct']:.0f} % | "
                          f"{s['spearman']:.3f} |")
