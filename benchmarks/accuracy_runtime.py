@@ -8,7 +8,7 @@ model and timm models of every family, exported to int8 .tflite and timed on Lit
 one thread, on this machine). Rows with status ok; the latency column is ``--latency``.
 Families by the CSV's ``arch``: convnets, ViTs, hybrids, MetaFormers.
 
-Device: ``--hw`` (default ``ci_x86_2core_litert``: this machine's int8 and fp32 peaks measured
+Device: ``--hw`` (default ``docs/ci_x86_2core_litert.yaml``: this machine's int8 and fp32 peaks measured
 through LiteRT by ``benchmarks/litert_peak.py``, its DRAM bandwidth by ``roofline bench``).
 
 Four predictors, each fitted to measured latencies and judged out of sample:
@@ -155,7 +155,7 @@ def fmt_row(name: str, s: dict[str, float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--csv", type=Path, default=CSV)
-    ap.add_argument("--hw", default="ci_x86_2core_litert")
+    ap.add_argument("--hw", default=str(ROOT / "docs" / "ci_x86_2core_litert.yaml"))
     ap.add_argument("--latency", default="latency_ms",
                     help="the CSV column of the measured latency (ms)")
     ap.add_argument("--params", default=",".join(PARAMETERS),
