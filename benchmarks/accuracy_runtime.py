@@ -45,8 +45,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from roofline.calibration.fit import Dataset, accuracy, fit_macs_only, fit_roofline
+from roofline.calibration.dataset import Dataset
+from roofline.calibration.fit import fit_macs_only, fit_roofline
 from roofline.calibration.runtime_fit import fit_runtime
+from roofline.calibration.stats import accuracy
 from roofline.hardware.registry import get_profile
 from roofline.hardware.runtime import NEUTRAL, PARAMETERS, get_runtime
 from roofline.latency.runtime_model import DeviceRoofs, RuntimeData

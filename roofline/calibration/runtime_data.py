@@ -25,13 +25,9 @@ from typing import Any
 
 import pandas as pd
 
-from roofline.calibration.fit import (
-    Key,
-    LayerTables,
-    MeasurementError,
-    compare,
-    measured_models,
-)
+from roofline.calibration.dataset import LayerTables
+from roofline.calibration.measurements import Key, MeasurementError, measured_models
+from roofline.calibration.stats import compare
 from roofline.errors import RooflineError
 from roofline.hardware.runtime import Runtime, get_runtime
 from roofline.latency.runtime_model import DeviceRoofs, RuntimeData

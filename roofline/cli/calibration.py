@@ -25,9 +25,16 @@ from roofline.calibration.profile_writer import (
     default_profile_id,
     fitted_profile,
 )
+from roofline.calibration.runtime_data import profile_runtime
 from roofline.calibration.timing import check_run_threads, check_seconds, check_threads
 from roofline.calibration.validate import validate_profile
 from roofline.cli.base import check_output, user_errors, write_output
+from roofline.cli.runtime_fit import (
+    default_fusion,
+    fit_command,
+    runtime_applies,
+    validate_command,
+)
 from roofline.errors import RooflineError
 from roofline.graph.layers import FUSION_POLICIES
 from roofline.hardware.io import check_profile_text, profile_yaml
@@ -203,15 +210,11 @@ def fit(measurements: str, hw: str | None, dtype: str | None, threads: int | Non
         if fusion or overhead or hold_peak:
             raise RooflineError("--fit fits under the runtime: --fusion, --overhead and "
                                 "--hold-peak do not apply (the runtime has its own)")
-        from roofline.cli.runtime_fit import fit_command
-
         return fit_command(measurements, hw, fit_spec, runtime, dtype, threads, cv, fmt, output)
     check_output(output, [measurements, hw])
     if threads is not None:
         check_threads(threads)
     base = get_profile(hw) if hw else None
-    from roofline.cli.runtime_fit import default_fusion
-
     fusion = default_fusion(base, fusion, runtime)
     if hold_peak and base is None:
         raise RooflineError("--hold-peak keeps the base profile's peak: pass --hw")
@@ -268,9 +271,6 @@ def validate(hw: str, measurements: str, dtype: str | None, threads: int | None,
     if threads is not None:
         check_threads(threads)
     profile = get_profile(hw)
-    from roofline.calibration.runtime_data import profile_runtime
-    from roofline.cli.runtime_fit import runtime_applies, validate_command
-
     rt = profile_runtime(profile, runtime)
     if runtime_applies(rt) and not fusion:
         return validate_command(profile, rt, measurements, dtype, threads, plot, fmt, output)

@@ -45,13 +45,14 @@ def fit_command(measurements: str, hw: str | None, spec: str, runtime: str | Non
     """Fit what ``spec`` names (``runtime``; ``peak``, ``bandwidth``) under the base profile's
     runtime; report (table or JSON) and, with ``output``, write the fitted runtime (for
     ``--fit runtime``) or the fitted profile (for the device's scalars)."""
-    from roofline.calibration.measure import check_threads, layer_tables
+    from roofline.calibration.measure import layer_tables
     from roofline.calibration.runtime_data import profile_runtime, runtime_dataset
     from roofline.calibration.runtime_fit import (
         DEVICE_SCALARS,
         parse_free,
         runtime_fit_report,
     )
+    from roofline.calibration.timing import check_threads
     from roofline.hardware.registry import get_profile
     from roofline.latency.runtime_model import DeviceRoofs
     from roofline.models.zoo import resolve
