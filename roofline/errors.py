@@ -42,8 +42,8 @@ class NoInputShapeError(InputError):
 
     def __init__(self, label: str) -> None:
         self.label = label
-        super().__init__(f"{label} has no default input size; give a resolution or an input "
-                         "shape, or let its factory return (model, input_shape)")
+        super().__init__(f"{label} has no default input size; give input_shape= or "
+                         "resolution=, or let its factory return (model, input_shape)")
 
 
 class TraceError(RooflineError):

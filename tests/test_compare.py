@@ -241,3 +241,48 @@ def test_top_level_ops_have_one_name(factories: Path) -> None:
     assert "" not in set(a.layers["name"])
     assert "(model)" in set(a.by_module(1)["module"])
     assert not math.isnan(a.totals["latency_s"])
+
+
+# ---------------------------------------------- the shared options on other commands
+
+
+def test_sweep_takes_what_if_and_model_input(factories: Path) -> None:
+    res = run("sweep", "mnv4_conv_small", "--hw", "pixel8_cpu", "--hold", "peak",
+              "--peak-scale", "2", "--rp", "0,5", "-f", "json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    peak = 2 * get_profile("pixel8_cpu").peak()
+    assert data["preset"]["peak_macs_per_s"] == pytest.approx(peak)
+    assert "pixel8_cpu:what-if" in data["preset"]["label"]
+    layers = roofline.analyze("mnv4_conv_small", hw="pixel8_cpu").layers
+    at5 = [r for r in data["rows"] if r["rp"] == 5][0]
+    assert at5["latency_s"] == pytest.approx(
+        layers["macs"].clip(lower=5 * layers["bytes"]).sum() / peak, rel=1e-12)
+    res = run("sweep", f"{factories}:plain", "-r", "12", "--rp", "0", "-f", "json")
+    assert json.loads(res.stdout)["rows"][0]["mac_equivalents"] == _macs_by_hand(12)
+    res = run("sweep", f"{factories}:plain", "--rp", "0")
+    assert res.exit_code == 2 and "pass --resolution or --input-shape" in res.stderr
+    res = run("sweep", "mnv4_conv_small", "--mem-bw", "1e9")
+    assert res.exit_code == 2 and "--mem-bw changes a device: pass --hw too" in res.stderr
+
+
+def test_plot_draws_a_declared_custom_model_and_names_no_missing_option(
+        factories: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.svg"
+    res = run("plot", "roofline", f"{factories}:with_shape", "--hw", "pixel8_cpu",
+              "--bw-scale", "2", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert "pixel8_cpu:what-if" in out.read_text()
+    res = run("plot", "roofline", f"{factories}:plain", "-o", tmp_path / "x.svg")
+    assert res.exit_code == 2 and "--" not in res.stderr.replace("error: ", "")
+    assert "let its factory return (model, input_shape)" in res.stderr
+
+
+@pytest.mark.slow
+def test_survey_takes_what_if(tmp_path: Path) -> None:
+    out = tmp_path / "s.json"
+    res = run("survey", "mnv4_conv_small", "--hw", "pixel8_cpu", "--bw-scale", "2",
+              "--no-compare", "-q", "-j", "1", "-o", out)
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    assert "pixel8_cpu:what-if" in text

@@ -142,9 +142,11 @@ def model_input_options(*, resolution: bool = True, input_shape: bool = True
             try:
                 return fn(*args, **kwargs)
             except NoInputShapeError as e:
-                raise InputError(f"{e.label} has no default input size; pass "
-                                 f"{' or '.join(_command_options(names))}, or let its factory "
-                                 "return (model, input_shape)") from None
+                have = _command_options(names)
+                ways = f"pass {' or '.join(have)}, or " if have else ""
+                raise InputError(f"{e.label} has no default input size; {ways}let its factory "
+                                 "return (model, input_shape) or give the module an "
+                                 "input_shape attribute") from None
 
         if input_shape:
             wrapper = click.option(

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from roofline.cli.base import check_output, user_errors, write_output
-from roofline.cli.options import GreedyOptions
+from roofline.cli.options import GreedyOptions, what_if_options
 from roofline.errors import RooflineError
 from roofline.render.survey import FORMATS, render
 
@@ -71,6 +71,7 @@ def _duration(seconds: float) -> str:
 
 
 @click.command(cls=_GreedyOptions)
+@what_if_options()
 @click.argument("patterns", nargs=-1, required=True)
 @click.option("--hw", "hw", multiple=True, default=("pixel8_cpu",), show_default=True,
               help="Devices: ids, id:variant, YAML files or globs ('pixel*'); several may "

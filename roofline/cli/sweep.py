@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from roofline.cli.base import check_output, user_errors, write_output
+from roofline.cli.options import model_input_options, what_if_options
 from roofline.errors import InputError
 from roofline.plots.saving import figure_suffix
 
@@ -25,6 +26,7 @@ _HOLD_HELP = ("How a ridge point becomes a device: hold the bandwidth (PeakMACs 
 
 
 @click.command()
+@what_if_options()
 @click.argument("models", nargs=-1, required=True)
 @click.option("--rp", default="0:500:5", show_default=True, help=_RP_HELP)
 @click.option("--preset", type=click.Choice(["default", "paper"]), default="default",
@@ -37,8 +39,10 @@ _HOLD_HELP = ("How a ridge point becomes a device: hold the bandwidth (PeakMACs 
               default="table", show_default=True)
 @click.option("--output", "-o", default=None, help="Write to this file instead of stdout.")
 @user_errors
+@model_input_options()
 def sweep(models: tuple[str, ...], rp: str, preset: str, hw: str | None, hold: str | None,
-          dtype: str | None, fmt: str, output: str | None) -> None:
+          dtype: str | None, fmt: str, output: str | None, resolution: int | None,
+          input_shape: tuple[int, ...] | None) -> None:
     """Latency of MODELS at every ridge point: from compute-bound (RP 0, MAC counting) to
     bandwidth-starved (RP 500, an accelerator).
 
@@ -52,7 +56,8 @@ def sweep(models: tuple[str, ...], rp: str, preset: str, hw: str | None, hold: s
 
     check_output(output)
     grid = parse_ridge_points(rp)
-    p, df = sweep_models(models, grid, preset, hw=hw, hold=hold, dtype=dtype)
+    p, df = sweep_models(models, grid, preset, hw=hw, hold=hold, dtype=dtype,
+                         resolution=resolution, input_shape=input_shape)
     write_output(output, sweep_text(df, p, fmt))
 
 
@@ -60,6 +65,7 @@ PLOT_KINDS = ["ridge", "pareto", "opcost", "roofline", "devices"]
 
 
 @click.command()
+@what_if_options(hw_param="hws")
 @click.argument("kind", type=click.Choice(PLOT_KINDS))
 @click.argument("models", nargs=-1)
 @click.option("--output", "-o", required=True, help="Figure file: .png, .svg or .pdf.")
@@ -77,6 +83,7 @@ PLOT_KINDS = ["ridge", "pareto", "opcost", "roofline", "devices"]
 @click.option("--dpi", type=click.IntRange(30, 600), default=150, show_default=True,
               help="Resolution of PNG output.")
 @user_errors
+@model_input_options(resolution=False, input_shape=False)  # names no option it lacks
 def plot(kind: str, models: tuple[str, ...], output: str, rp: str | None, preset: str | None,
          hws: tuple[str, ...], hold: str | None, dtype: str | None, title: str | None,
          dpi: int) -> None:

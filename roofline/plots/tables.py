@@ -23,21 +23,23 @@ __all__ = ["traced_tables", "sweep_models", "bench_measured", "figure_profiles"]
 
 
 def traced_tables(models: Mapping[str, pd.DataFrame] | Iterable[str] | str, preset: Preset,
-                  roof: Any = None) -> dict[str, pd.DataFrame]:
+                  roof: Any = None, **inputs: Any) -> dict[str, pd.DataFrame]:
     """Layer tables for models: a mapping is returned as is; names are traced (on meta, each
     once, from the trace cache when it can) at the preset's dtype and fusion (the device
-    ``roof``'s dtype when the preset leaves it open)."""
+    ``roof``'s dtype when the preset leaves it open); ``inputs``: ``resolution``,
+    ``input_shape`` for :func:`roofline.analysis.analyze`."""
     if isinstance(models, Mapping):
         return dict(models)
     if isinstance(models, str):
         models = [models]
     kwargs = preset.analyze_kwargs(roof)
-    return {m: analyze(m, **kwargs).layers for m in dict.fromkeys(models)}
+    return {m: analyze(m, **kwargs, **inputs).layers for m in dict.fromkeys(models)}
 
 
 def sweep_models(models: Iterable[str], rps: Sequence[float] | np.ndarray,
                  preset: str | Preset = "default", *, hw: str | None = None,
                  hold: str | None = None, dtype: str | None = None,
+                 resolution: int | None = None, input_shape: Any = None,
                  ) -> tuple[Preset, pd.DataFrame]:
     """Models (names) at every ridge point under a preset (see
     :func:`roofline.latency.presets.resolve_preset` for ``hw``, ``hold``, ``dtype``): (the
@@ -45,7 +47,8 @@ def sweep_models(models: Iterable[str], rps: Sequence[float] | np.ndarray,
     frame)."""
     p, roof = resolve_preset(preset, hw=hw, hold=hold, dtype=dtype)
     p = p.pinned(roof)
-    return p, p.sweep(traced_tables(models, p, roof), rps)
+    return p, p.sweep(traced_tables(models, p, roof, resolution=resolution,
+                                    input_shape=input_shape), rps)
 
 
 def bench_measured(profile: HardwareProfile) -> bool:

@@ -219,6 +219,9 @@ def resolve_devices(hw: Sequence[str], dtype: str | None) -> tuple[Device, ...]:
     """Devices for ``--hw`` values: ids, ``id:variant``, YAML paths or globs on ids."""
     labels: list[str] = []
     for spec in hw:
+        if not isinstance(spec, str):  # a profile: a what-if made on the command line
+            labels.append(spec)
+            continue
         for part in str(spec).split(","):
             part = part.strip()
             if not part:
@@ -236,7 +239,7 @@ def resolve_devices(hw: Sequence[str], dtype: str | None) -> tuple[Device, ...]:
     devices = []
     for label in dict.fromkeys(labels):
         roof, _profile, _d = resolve_roof(label, dtype)
-        devices.append(Device(label, roof))
+        devices.append(Device(label if isinstance(label, str) else roof.hardware_id, roof))
     return tuple(devices)
 
 
