@@ -99,6 +99,7 @@ def test_what_if_profile_numbers() -> None:
     q = what_if(base, peak=1e12, mem_bw=1e11, dtype="fp16")
     assert q.dtypes == ("fp16",) and q.default_dtype == "fp16"
     assert q.ridge_point() == pytest.approx(10.0)
+    assert q.name.endswith("[what-if: peak 1 TMAC/s, DRAM 100 GB/s]")
     assert what_if(base) is base
     with pytest.raises(InputError, match="--peak or --peak-scale"):
         what_if(base, peak=1e12, peak_scale=2)
@@ -199,6 +200,9 @@ def test_no_input_size_names_only_the_commands_options(factories: Path) -> None:
     res = run("compare", f"{factories}:plain", "--input-shape", "2,3,20,20", "-f", "json")
     row = json.loads(res.stdout)["rows"][0]
     assert row["batch"] == 2 and row["macs"] == 2 * _macs_by_hand(20)
+    table = run("compare", f"{factories}:with_shape", "mnv4_conv_small").stdout
+    line = next(x for x in table.splitlines() if x.startswith(f"{factories}:with_shape"))
+    assert line.split()[1:3] == ["-", "32"]  # no family, no nan
 
 
 def test_explicit_input_shape_sets_the_batch() -> None:

@@ -33,7 +33,11 @@ def _changed(fig: Figure, value: float, how: str) -> Figure:
 
 
 def _g(value: float) -> str:
-    return f"{value / 1e9:.4g} G"
+    """5e13 -> '50 T' (the unit follows)."""
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:.4g} {prefix}"
+    return f"{value:.4g} "
 
 
 def what_if(profile: HardwareProfile, *, peak: float | None = None,

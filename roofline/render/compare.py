@@ -32,8 +32,9 @@ def _rows(df: pd.DataFrame, devices: list[str]) -> tuple[list[list[Any]], list[s
         align += "l"
     rows = []
     for r in df.to_dict(orient="records"):
-        row = [r["model"], r["family"] or "-", "-" if r["resolution"] is None or r["resolution"]
-               != r["resolution"] else int(r["resolution"]), si(r["macs"]), si(r["params"]),
+        res = r["resolution"]
+        row = [r["model"], r["family"] if isinstance(r["family"], str) else "-",
+               "-" if res is None or res != res else int(res), si(r["macs"]), si(r["params"]),
                "-" if r["top1"] != r["top1"] else f"{r['top1']:g}"]
         for d in devices:
             row += [ms(r[f"latency_s[{d}]"]), f"{r[f'memory_bound_fraction[{d}]']:.0%}"]
