@@ -221,3 +221,73 @@ def test_time_callable_refuses_times_that_never_end(kw):
     with pytest.raises(InputError, match="must be a finite number of seconds >= 0"):
         timing.time_callable(lambda: calls.append(1), **kw)
     assert calls == []
+
+
+# ---------------------------------------------------------------------- plausibility
+
+
+def synthetic_bench(*points):
+    """A bench result of (what, dtype, level, kernel, threads, value, spread) points."""
+    r = bench.BenchResult(device="cpu", device_name="Test CPU", threads_all=2, logical_cpus=2,
+                          cache_bytes=32 << 20, torch_version="x", capability="AVX2",
+                          date="2026-11-30")
+    for what, dtype, level, kernel, threads, value, spread in points:
+        r.points.append(bench.Point(what=what, dtype=dtype, level=level, kernel=kernel,
+                                    threads=threads, value=value, best=value, spread=spread,
+                                    repeats=5, runs=10, size="n"))
+    return r
+
+
+# the VM of issue 13: an all-threads LLC bandwidth below DRAM, with a 116 % spread
+VM_BENCH = [("peak", "fp32", None, "mm", 1, 45.8e9, 0.01),
+            ("bandwidth", None, "dram", "triad", 1, 18.6e9, 0.02),
+            ("bandwidth", None, "llc", "triad", 1, 90.2e9, 0.03),
+            ("peak", "fp32", None, "mm", 2, 88.0e9, 0.02),
+            ("bandwidth", None, "dram", "triad", 2, 29.6e9, 0.05),
+            ("bandwidth", None, "llc", "triad", 2, 15.1e9, 1.16)]
+
+
+def test_bench_warns_of_llc_below_dram_and_a_large_spread():
+    from roofline.calibration.plausibility import bench_warnings
+
+    w = bench_warnings(synthetic_bench(*VM_BENCH))
+    assert w == [
+        "LLC triad bandwidth, 2 threads 15.1 GB/s is below the DRAM bandwidth 29.6 GB/s: a "
+        "cache is not slower than memory, so one of them is wrong (other processes competing, "
+        "or a working set that did not fit); run the bench again on a quiet machine",
+        "at 2 threads 1 roof measured slower than at 1 thread (LLC triad bandwidth 15.1 GB/s vs "
+        "90.2 GB/s): more threads should not be slower; other processes were probably competing "
+        "for the CPUs",
+        "large spread between repeats (above 25 %): LLC triad bandwidth, 2 threads 116 %; these "
+        "roofs are unreliable, run the bench again on a quiet machine"]
+
+
+def test_bench_warnings_stay_quiet_on_an_ordinary_bench():
+    from roofline.calibration.plausibility import bench_warnings
+
+    fine = [p[:6] + (0.05,) for p in VM_BENCH[:5]]
+    fine.append(("bandwidth", None, "llc", "triad", 2, 142.7e9, 0.25))  # 25 % is not above
+    assert bench_warnings(synthetic_bench(*fine)) == []
+
+
+def test_bench_warnings_reach_the_table_the_json_and_the_profile():
+    from roofline.calibration.plausibility import bench_warnings
+    from roofline.render.calibration import bench_text
+
+    r = synthetic_bench(*VM_BENCH)
+    r.warnings = bench_warnings(r)
+    text = bench_text(r, profile="p.yaml", ridge_points=bench.bench_ridge_points(r))
+    assert "ridge points (DRAM, 1 thread): fp32 2.46 MACs/B" in text
+    assert [ln for ln in text.splitlines() if ln.startswith("warning: ")] == [
+        f"warning: {w}" for w in r.warnings]
+    assert r.to_dict()["warnings"] == r.warnings
+    assert "Warnings: " + "; ".join(r.warnings) + "." in bench_profile(r)["description"]
+
+
+def test_cli_bench_json_has_warnings(tmp_path):
+    import json
+
+    r = invoke("bench", "--quick", "--device", "cpu", "-o", tmp_path / "q.yaml", "-f", "json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert isinstance(d["warnings"], list) and all(isinstance(w, str) for w in d["warnings"])

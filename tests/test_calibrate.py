@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -212,6 +213,9 @@ def known(name: str) -> None:
     ("model,latency_ms,threads\na,1,1e300\n",
      "m.csv: line 2: threads '1e300' must be a positive integer up to 2147483647"),
     ("model,latency_ms,resolution\na,1,3e9\n", "m.csv: line 2: resolution '3e9' must be"),
+    ("model,latency_ms,spread_pct\na,1,-3\n", "m.csv: line 2: spread_pct '-3' must be a "
+                                               "percentage >= 0"),
+    ("model,latency_ms,spread_pct\na,1,inf\n", "spread_pct 'inf' is not a finite number"),
 ])
 def test_bad_csv_gets_one_line_naming_the_row(text, fragment):
     with pytest.raises(M.MeasurementError) as e:
@@ -251,6 +255,15 @@ def test_a_dataset_refuses_what_is_not_a_latency():
     for bad in (1e-323, 1e300, float("nan"), 0.0, -1.0):
         with pytest.raises(D.FitError, match="is not a latency; expected 1e-09 to 1e"):
             D.Dataset.from_tables([table, table], [1e-3, bad], ["a", "b"])
+
+
+def test_model_rows_report_the_spread_of_repeats():
+    df = parse("model,latency_ms,spread_pct\na,1,3\na,3,40\nb,2,\n")
+    rows = M.model_rows(df)
+    assert rows["spread_pct"].tolist()[0] == 40  # the worst a row reports
+    assert math.isnan(rows["spread_pct"].tolist()[1])
+    # a: rows at 1 and 3 ms, median 2 ms: (3 - 1) / 2 = 100 %
+    assert rows["rows_spread_pct"].tolist() == [100.0, 0.0]
 
 
 def test_missing_file():
@@ -490,3 +503,91 @@ def test_layer_comparison_without_per_layer_rows():
     from roofline.hardware.registry import get_profile
 
     assert V.layer_comparison(df, get_profile("x86_core"), fake_layer_tables()) == (None, None)
+
+
+# ------------------------------------------------------------------------ plausibility
+# The case of issue 13: on a noisy VM the fit gave an effective bandwidth of 99 GB/s where the
+# bench measured 18.6 GB/s (5.3x), and a ridge point of 0.3 MACs/byte (MAC counting), with no
+# warning. The base roof here is that bench's: 45.8 GMAC/s, 18.6 GB/s, ridge point 2.46.
+
+BASE = SimpleNamespace(peak_macs_per_s=45.8e9, mem_bw_bytes_per_s=18.6e9,
+                       ridge_point=45.8e9 / 18.6e9)
+
+
+def report(peak, bw, share=0.5, free=("peak", "bandwidth"), undetermined=()):
+    return {"peak_macs_per_s": peak, "mem_bw_bytes_per_s": bw, "ridge_point": peak / bw,
+            "compute_bound_share": share, "free_parameters": list(free),
+            "undetermined": list(undetermined)}
+
+
+def test_fit_warns_when_the_bandwidth_is_far_from_the_base():
+    from roofline.calibration.plausibility import fit_warnings
+
+    w = fit_warnings(report(29.7e9, 99e9, share=0.98), BASE, base_id="ci_x86_2core")
+    assert len(w) == 2, w
+    assert w[0] == ("the fitted bandwidth 99 GB/s is 5.3x the 18.6 GB/s of the base profile "
+                    "ci_x86_2core: an effective roof this far from the measured one usually "
+                    "stands for something the roofline does not model (per-layer overhead, "
+                    "caches); try --overhead (a per-layer cost), or --hold-peak (the base's "
+                    "measured peak)"), w[0]
+    # 29.7e9 / 99e9 = 0.3 MACs/byte, far below the base's 2.46
+    assert w[1].startswith("the fitted ridge point 0.3 MACs/byte is implausibly low (the base "
+                           "profile ci_x86_2core has 2.46): 98 % of the roofline time"), w[1]
+    assert "collapsed to MAC counting; try --overhead" in w[1]
+    # remedies already taken are not offered again; a fused policy is questioned
+    held = {**report(45.8e9, 99e9, free=("bandwidth", "overhead")), "fusion": "tflite"}
+    w = fit_warnings(held, BASE)
+    assert len(w) == 2 and all(x.endswith("; try --fusion none if the runtime ran every op as "
+                                          "its own kernel (torch eager)") for x in w), w
+
+
+def test_fit_warnings_stay_quiet_on_an_ordinary_fit():
+    from roofline.calibration.plausibility import fit_warnings
+
+    # the golden fit on this VM: 40.9 GMAC/s, 10.4 GB/s (0.56x the base), ridge point 3.9
+    assert fit_warnings(report(40.9e9, 10.4e9), BASE, base_id="ci_x86_2core") == []
+    # exactly 3x is still "near"; a peak held (not fitted) or a bandwidth the data do not
+    # determine is not judged
+    assert fit_warnings(report(3 * 45.8e9, 3 * 18.6e9), BASE) == []
+    assert fit_warnings(report(10e9, 7e9, free=("bandwidth",)), BASE) == []
+    assert fit_warnings(report(45.8e9, 99e9, undetermined=("bandwidth",)), BASE) == []
+
+
+def test_fit_warns_of_a_peak_far_below_the_base_and_a_low_ridge_point_without_base():
+    from roofline.calibration.plausibility import fit_warnings
+
+    w = fit_warnings(report(10e9, 9e9), BASE)  # 10 / 45.8 = 0.22x; ridge point 1.1
+    assert len(w) == 1 and w[0].startswith("the fitted peak 10 GMAC/s is 0.22x the 45.8 GMAC/s "
+                                           "of the base profile:"), w
+    # no base: a ridge point below 1 MACs/byte is MAC counting whatever the device
+    w = fit_warnings(report(5e9, 10e9, share=0.97))
+    assert len(w) == 1 and "ridge point 0.5 MACs/byte is implausibly low: 97 %" in w[0], w
+    assert fit_warnings(report(5e9, 4e9)) == []  # 1.25 MACs/byte
+
+
+def test_fit_warns_of_noisy_measurements():
+    from roofline.calibration.plausibility import fit_warnings
+
+    df = parse("model,latency_ms,spread_pct\na,10,116\nb,20,3\nc,30,17.7\nc,31,\nd,5,\nd,8,\n")
+    w = fit_warnings(report(4e10, 1e10), None, M.model_rows(df))
+    # a: 116 % within its repeats; d: rows at 5 and 8 ms, median 6.5: 46 %; c: 17.7 % and 3 %
+    assert w == ["2 models measured with a spread above 25 % between repeats (a 116 %, d 46 %): "
+                 "noisy latencies make the fit unreliable; measure again on a quiet machine"]
+    quiet = parse("model,latency_ms,spread_pct\na,10,24.9\nb,20,\n")
+    assert fit_warnings(report(4e10, 1e10), None, M.model_rows(quiet)) == []
+
+
+def test_cli_fit_warns_in_the_table_and_in_json(fake_measurements, tmp_path):
+    lines = fake_measurements.read_text().splitlines()
+    noisy = tmp_path / "noisy.csv"
+    noisy.write_text("\n".join([lines[0] + ",spread_pct"] + [lines[1] + ",116"]
+                               + [line + ",2" for line in lines[2:]]) + "\n")
+    d = json.loads(invoke("fit", noisy, "--hw", "x86_core", "-f", "json").stdout)
+    assert d["warnings"] == ["1 model measured with a spread above 25 % between repeats "
+                             "(mnv4_conv_small 116 %): noisy latencies make the fit "
+                             "unreliable; measure again on a quiet machine"]
+    r = invoke("fit", noisy, "--hw", "x86_core")
+    assert r.exit_code == 0 and f"warning: {d['warnings'][0]}" in r.stdout.splitlines()
+    # the same data without the noise, fitted near the base (0.52x, 0.67x): no warning
+    d = json.loads(invoke("fit", fake_measurements, "--hw", "x86_core", "-f", "json").stdout)
+    assert d["warnings"] == []

@@ -17,7 +17,8 @@ as fill a minimum time, after a warm-up; the spread is the interquartile range /
   tf32, fp16, bf16, int8 GEMMs timed with device synchronisation, DRAM (HBM/GDDR) triad over
   arrays 8x the L2, and L2 bandwidth from a CUDA graph of back-to-back triads.
 
-:func:`run` returns a :class:`BenchResult`;
+:func:`run` returns a :class:`BenchResult`, with ``warnings`` where a result is implausible
+(:func:`roofline.calibration.plausibility.bench_warnings`);
 :func:`roofline.calibration.profile_writer.bench_profile` turns it into a hardware profile.
 Timing follows :mod:`roofline.calibration.timing`; the machine's facts come from
 :mod:`roofline.calibration.machine`.
@@ -41,6 +42,7 @@ from roofline.calibration.machine import (
     last_level_cache_bytes,
     load_average,
 )
+from roofline.calibration.plausibility import bench_warnings
 from roofline.calibration.timing import (
     Progress,
     Timing,
@@ -103,6 +105,13 @@ class Point:
         """'MAC/s' or 'B/s'."""
         return "MAC/s" if self.what == "peak" else "B/s"
 
+    @property
+    def label(self) -> str:
+        """The roof in words: 'fp32 peak', 'DRAM triad bandwidth', with its thread count."""
+        what = (f"{self.dtype} peak" if self.what == "peak"
+                else f"{(self.level or '').upper()} {self.kernel} bandwidth")
+        return what + ("" if self.threads is None else f", {threads_text(self.threads)}")
+
 
 @dataclass
 class BenchResult:
@@ -123,6 +132,7 @@ class BenchResult:
     busy_after: float | None = None
     points: list[Point] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # implausible results, in words
 
     def find(self, what: str, *, dtype: str | None = None, level: str | None = None,
              kernel: str | None = None, threads: int | None = None) -> Point | None:
@@ -274,6 +284,7 @@ def run(*, device: str = "auto", threads: int | None = None,
                          default=None))
     if busy and device != "cuda":
         result.notes.append(busy)
+    result.warnings = bench_warnings(result)
     return result
 
 

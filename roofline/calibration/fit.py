@@ -26,6 +26,10 @@ Fitting semantics:
 - When every layer is memory-bound at the fit, the peak is only a lower bound (and vice
   versa); the fit says so in ``warnings`` rather than report a number it cannot know.
 
+- A fit whose result is implausible (an effective bandwidth far from the base profile's, a
+  ridge point collapsed to MAC counting, noisy measurements) says so in ``warnings``
+  (:mod:`roofline.calibration.plausibility`).
+
 Statistics come from :mod:`roofline.calibration.stats`, measurements CSVs from
 :mod:`roofline.calibration.measurements`, the data set from :mod:`roofline.calibration.dataset`.
 This module is pure numpy/scipy/pandas: it never imports torch. The layer tables are built by
@@ -51,6 +55,7 @@ from roofline.calibration.dataset import (
     measured_dataset,
 )
 from roofline.calibration.measurements import measured_models
+from roofline.calibration.plausibility import fit_warnings
 from roofline.calibration.stats import accuracy, spearman
 from roofline.errors import RooflineError
 
@@ -365,4 +370,6 @@ def fit_measured(path: str, *, layer_tables: LayerTables, base: Any = None,
     report = fit_report(ds, overhead=overhead, hold_peak=held, init=init, cv=cv)
     report.update({"measurements": path, "dtype": d, "fusion": fusion, "threads": threads,
                    "base": base.id if base else None})
+    base_roof = base.roof(d) if base is not None and d in base.peak_macs_per_s else None
+    report["warnings"] += fit_warnings(report, base_roof, rows, base_id=report["base"])
     return report

@@ -1,9 +1,9 @@
 """Measurements CSVs: read, validated, narrowed to one device, dtype and thread count.
 
 A CSV (from ``roofline measure`` or any other runtime) has at least ``model`` and
-``latency_ms``; ``resolution``, ``dtype``, ``threads``, ``runs``, ``device`` and the per-layer
-``layer_index``, ``layer``, ``fusion`` are read when present, other columns ignored. Every
-problem is reported as one line naming the file, the CSV line and the problem
+``latency_ms``; ``resolution``, ``dtype``, ``threads``, ``runs``, ``spread_pct``, ``device``
+and the per-layer ``layer_index``, ``layer``, ``fusion`` are read when present, other columns
+ignored. Every problem is reported as one line naming the file, the CSV line and the problem
 (:class:`MeasurementError`). Pure pandas: nothing here imports torch.
 """
 
@@ -140,6 +140,10 @@ def _parse_row(cell: Mapping[str, str], line: int, src: str) -> dict[str, Any]:
     for name in ("resolution", "threads", "runs", "layer_index"):
         out[name] = _integer(cell.get(name, ""), name, bad,
                              minimum=-1 if name == "layer_index" else 1)
+    spread = _number(cell.get("spread_pct", ""), "spread_pct", bad)
+    if spread is not None and spread < 0:
+        raise bad(f"spread_pct {cell['spread_pct']!r} must be a percentage >= 0")
+    out["spread_pct"] = spread
     dtype = cell.get("dtype", "")
     if dtype:
         try:
@@ -181,8 +185,10 @@ def _integer(text: str, name: str, bad: Callable[[str], MeasurementError], *,
 def model_rows(df: pd.DataFrame, *, dtype: str | None = None,
                threads: int | None = None, src: str = "measurements") -> pd.DataFrame:
     """The whole-model rows of a measurements frame, one per (model, resolution, dtype):
-    repeated measurements of the same model are combined by their median. Rows at another
-    dtype or thread count than asked are dropped; a mix that was not narrowed is refused."""
+    repeated measurements of the same model are combined by their median (``samples`` rows,
+    ``rows_spread_pct`` their range over the median, ``spread_pct`` the largest spread between
+    repeats a row reports, NaN when none does). Rows at another dtype or thread count than
+    asked are dropped; a mix that was not narrowed is refused."""
     whole = df[df["layer_index"].isna()] if "layer_index" in df else df
     if whole.empty:
         raise MeasurementError(f"{src}: no whole-model rows (every row names a layer)")
@@ -196,10 +202,15 @@ def model_rows(df: pd.DataFrame, *, dtype: str | None = None,
     g = whole.assign(resolution=whole["resolution"].astype(object),
                      dtype=whole["dtype"].astype(object))
     g = g.where(g.notna(), None)
+    spread = whole["spread_pct"] if "spread_pct" in whole else float("nan")
+    g = g.assign(spread_pct=pd.to_numeric(spread, errors="coerce"))
     out = (g.groupby(keys, dropna=False, sort=False)
            .agg(latency_s=("latency_s", "median"), samples=("latency_s", "size"),
-                line=("line", "min"))
+                line=("line", "min"), low_s=("latency_s", "min"), high_s=("latency_s", "max"),
+                spread_pct=("spread_pct", "max"))
            .reset_index())
+    # the spread of a model measured in several rows: (slowest - fastest) / median, in %
+    out["rows_spread_pct"] = 100.0 * (out.pop("high_s") - out.pop("low_s")) / out["latency_s"]
     # groupby turns a None key back into NaN: an absent resolution or dtype is None again
     for col in ("resolution", "dtype"):
         out[col] = pd.Series([None if pd.isna(v) else v for v in out[col].astype(object)],

@@ -170,8 +170,13 @@ def bench_profile_header(result: BenchResult, command: str = "roofline bench") -
 
 
 def _notes(result: BenchResult) -> str:
-    """The bench's notes, as sentences for a profile's description."""
-    return " Notes: " + "; ".join(result.notes) + "." if result.notes else ""
+    """The bench's notes and warnings, as sentences for a profile's description."""
+    out = ""
+    if result.notes:
+        out += " Notes: " + "; ".join(result.notes) + "."
+    if result.warnings:
+        out += " Warnings: " + "; ".join(result.warnings) + "."
+    return out
 
 
 # -------------------------------------------------------------------------------- fit

@@ -95,6 +95,8 @@ def bench(output: str | None, profile_id: str | None, threads: int | None, devic
     check_profile_text(text, path)
     write_output(path, text)
     if path == "-":
+        for w in result.warnings:
+            _progress(f"warning: {w}")
         return
     ridge_points = bench_ridge_points(result)
     if fmt == "json":

@@ -36,8 +36,8 @@ def bench_rows(result: BenchResult) -> list[list[str]]:
 
 def bench_text(result: BenchResult, *, profile: str, ridge_points: Mapping[str, float],
                quick: bool = False) -> str:
-    """``roofline bench``: what was measured, the ridge points (per dtype, MACs/byte), and
-    where the profile went."""
+    """``roofline bench``: what was measured, the ridge points (per dtype, MACs/byte), any
+    warnings, and where the profile went."""
     table = render_table(bench_rows(result),
                          ["roof", "dtype / memory", "threads", "median", "spread", "problem"],
                          "lllrrl")
@@ -46,6 +46,7 @@ def bench_text(result: BenchResult, *, profile: str, ridge_points: Mapping[str, 
     if ridge_points:
         lines.append("ridge points (DRAM, " + ("GPU" if result.device == "cuda" else "1 thread")
                      + "): " + ", ".join(f"{d} {v:.3g} MACs/B" for d, v in ridge_points.items()))
+    lines += [f"warning: {w}" for w in result.warnings]
     lines += [f"wrote {profile}; use it with --hw {profile}"]
     if quick:
         lines.append("(--quick: tiny problems, these numbers are not this machine's roofs)")
