@@ -57,6 +57,7 @@ def profile_runtime(profile: Any, override: str | Runtime | None = None) -> Runt
 
 def _read_table(path: os.PathLike[str] | str) -> pd.DataFrame:
     """The deployed layer table of a file (kept in memory by path, size and mtime)."""
+    # deferred: heavy import (the deployed-graph readers load the TFLite/ONNX schemas)
     from roofline.graph.deployed import deployed_layer_table, read_deployed
 
     st = os.stat(path)
@@ -71,6 +72,7 @@ def deployed_tables(keys: Sequence[Key], graph: str, *,
                     ) -> dict[Key, pd.DataFrame]:
     """The deployed layer table of each (model, resolution, dtype) in ``graph`` (``tflite``
     or ``onnx``): the model exported (cached) and its file read."""
+    # deferred: heavy import (export loads torch and the converters)
     from roofline.runtimes.export import export
 
     out = {}

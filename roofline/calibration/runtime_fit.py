@@ -34,10 +34,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from roofline.calibration.dataset import FitError
 from roofline.calibration.fit import fit_macs_only
 from roofline.calibration.stats import accuracy, spearman
+from roofline.errors import did_you_mean
 from roofline.hardware.runtime import NEUTRAL, PARAMETERS, Runtime
 from roofline.latency.runtime_model import EFFICIENCY_OF, DeviceRoofs, RuntimeData
 
@@ -77,8 +79,6 @@ def parse_free(spec: str, runtime: Runtime) -> tuple[str, ...]:
         elif word in DEVICE_SCALARS or word in PARAMETERS:
             names.append(word)
         else:
-            from roofline.errors import did_you_mean
-
             choices = ["runtime", *DEVICE_SCALARS, *PARAMETERS]
             raise FitError(f"--fit: unknown parameter {word!r}{did_you_mean(word, choices)}; "
                            "expected runtime, peak, bandwidth or a runtime parameter")
@@ -159,6 +159,7 @@ def _x_of(device: DeviceRoofs, values: Mapping[str, float], free: Sequence[str])
 def _linear_start(data: RuntimeData, device: DeviceRoofs, values: Mapping[str, float],
                   free: Sequence[str], rounds: int = 4) -> dict[str, float] | None:
     """Runtime values from the linearised model (bounds fixed, NNLS on relative errors)."""
+    # deferred: heavy import (scipy.optimize takes ~1.4 s)
     from scipy.optimize import nnls
 
     v = dict(values)
@@ -212,6 +213,7 @@ def fit_runtime(data: RuntimeData, device: DeviceRoofs, runtime: Runtime | Mappi
     latencies of ``data``; the others are held at ``runtime``'s values and ``device``'s.
     ``start`` (values by name), when given, is the one starting point (leave-one-out starts
     from the full fit); otherwise the linearised starts (see the module docstring)."""
+    # deferred: heavy import (scipy.optimize takes ~1.4 s)
     from scipy.optimize import least_squares
 
     values = runtime.values() if isinstance(runtime, Runtime) else {
@@ -354,7 +356,6 @@ def runtime_fit_report(data: RuntimeData, device: DeviceRoofs,
                          "spearman_runtime": a["spearman"]}
         rows["loo_predicted_ms"] = loo * 1e3
         rows["loo_error_pct"] = (loo / data.measured_s - 1) * 100
-    import pandas as pd
 
     report["models"] = pd.DataFrame(rows).to_dict(orient="records")
     return report, f
