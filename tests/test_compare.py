@@ -290,3 +290,12 @@ def test_survey_takes_what_if(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     text = out.read_text()
     assert "pixel8_cpu:what-if" in text
+
+
+def test_measure_uses_the_one_resolver(factories: Path) -> None:
+    from roofline.calibration.real_model import real_model
+
+    rm = real_model(f"{factories}:with_shape")
+    assert tuple(rm.input.shape) == (1, 3, 32, 32) and rm.resolution == 32
+    res = run("measure", f"{factories}:plain", "--repeats", "1")
+    assert res.exit_code == 2 and "pass --resolution, or let its factory" in res.stderr

@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from roofline.analysis import model_input
 from roofline.models.zoo import resolve
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,8 +56,10 @@ def real_model(spec: str, *, dtype: str = "fp32", resolution: int | None = None,
     import torch  # deferred: heavy import
 
     src = resolve(spec)
-    shape = src.input_shape(resolution, 1)
+    if resolution is not None or src.resolution is not None:
+        src.input_shape(resolution, 1)  # a bad resolution fails before the build
     module = src.build()
+    shape, _ = model_input(src, module, label=src.label, resolution=resolution)  # the one resolver
     module = materialise(module, device=device, seed=seed)
     gen = torch.Generator(device="cpu").manual_seed(seed + 1)
     x = torch.randn(shape, generator=gen).to(device=device)

@@ -29,6 +29,7 @@ from roofline.calibration.runtime_data import profile_runtime
 from roofline.calibration.timing import check_run_threads, check_seconds, check_threads
 from roofline.calibration.validate import validate_profile
 from roofline.cli.base import check_output, user_errors, write_output
+from roofline.cli.options import model_input_options
 from roofline.cli.runtime_fit import (
     default_fusion,
     fit_command,
@@ -126,6 +127,7 @@ def bench(output: str | None, profile_id: str | None, threads: int | None, devic
               show_default=True, help="Layer grouping of the --per-layer rows.")
 @click.option("--output", "-o", default=None, help="CSV file to write; default: stdout.")
 @user_errors
+@model_input_options(resolution=False, input_shape=False)  # its own -r; errors name only it
 def measure(models: tuple[str, ...], threads: int, dtype: str, resolution: int | None,
             repeats: int, min_time: float, warmup: float, per_layer: bool, device: str,
             fusion: str, output: str | None) -> None:
