@@ -8,12 +8,16 @@ change, and say so in the commit.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 GOLDEN = Path(__file__).with_name("golden")
-MEAS = Path(__file__).resolve().parents[1] / "docs" / "accuracy_measured_ci_x86_2core.csv"
+ROOT = Path(__file__).resolve().parents[1]
+#: relative to ROOT, where the cases run, so outputs that echo the path do not depend on
+#: where the checkout lies
+MEAS = "docs/accuracy_measured_ci_x86_2core.csv"
 
 MODELS = ("mnv4_conv_small", "mnv4_hybrid_medium", "mobilenetv3_large_100", "fastvit_t8")
 DEVICES = ("pixel8_cpu", "pixel8_edgetpu", "h100_sxm")
@@ -37,10 +41,10 @@ CLI_CASES.update({
     "zoo_list.txt": ["zoo", "list"],
     "zoo_show.json": ["zoo", "show", "mnv4_conv_medium", "-f", "json"],
     "zoo_show.txt": ["zoo", "show", "fastvit_t8"],
-    "fit.json": ["fit", str(MEAS), "--hw", "ci_x86_2core", "--fusion", "none", "-f", "json"],
-    "fit_cv.txt": ["fit", str(MEAS), "--hw", "ci_x86_2core", "--cv", "--overhead"],
-    "validate.json": ["validate", "--hw", "ci_x86_2core", "-m", str(MEAS), "-f", "json"],
-    "validate.csv": ["validate", "--hw", "ci_x86_2core", "-m", str(MEAS), "-f", "csv"],
+    "fit.json": ["fit", MEAS, "--hw", "ci_x86_2core", "--fusion", "none", "-f", "json"],
+    "fit_cv.txt": ["fit", MEAS, "--hw", "ci_x86_2core", "--cv", "--overhead"],
+    "validate.json": ["validate", "--hw", "ci_x86_2core", "-m", MEAS, "-f", "json"],
+    "validate.csv": ["validate", "--hw", "ci_x86_2core", "-m", MEAS, "-f", "csv"],
 })
 
 PLOT_CASES: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {
@@ -53,13 +57,19 @@ PLOT_CASES: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {
 
 
 def cli_output(args: list[str]) -> str:
-    """What the CLI prints for ``args`` (exit code and stdout)."""
+    """What the CLI prints for ``args`` (exit code and stdout; the checkout's path as
+    ``<repo>``)."""
     from click.testing import CliRunner
 
     from roofline.cli import main
 
-    result = CliRunner().invoke(main, args, catch_exceptions=False)
-    return f"exit {result.exit_code}\n{result.stdout}"
+    here = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        result = CliRunner().invoke(main, args, catch_exceptions=False)
+    finally:
+        os.chdir(here)
+    return f"exit {result.exit_code}\n{result.stdout}".replace(str(ROOT), "<repo>")
 
 
 def _round(v: Any) -> Any:
