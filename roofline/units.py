@@ -46,7 +46,7 @@ def ms_label(seconds: float) -> str:
     return f"{v * 1e3:.3g} \u00b5s"
 
 
-def column_decimals(values: Iterable[float], digits: int = 3, most: int = 4) -> int:
+def column_decimals(values: Iterable[float], digits: int = 3, most: int = 6) -> int:
     """The decimals that give the smallest nonzero magnitude among ``values`` ``digits``
     significant digits (at most ``most``), so that a column of numbers reads evenly
     (0.175 / 0.930 / 5.450 rather than 0.1749 / 0.93 / 5.45)."""

@@ -278,8 +278,10 @@ def test_plot_draws_a_declared_custom_model_and_names_no_missing_option(
     assert res.exit_code == 0, res.output
     assert "pixel8_cpu:what-if" in out.read_text()
     res = run("plot", "roofline", f"{factories}:plain", "-o", tmp_path / "x.svg")
-    assert res.exit_code == 2 and "--" not in res.stderr.replace("error: ", "")
+    assert res.exit_code == 2 and "pass --resolution or --input-shape" in res.stderr
     assert "let its factory return (model, input_shape)" in res.stderr
+    res = run("plot", "roofline", f"{factories}:plain", "-r", "12", "-o", out)
+    assert res.exit_code == 0, res.output
 
 
 @pytest.mark.slow

@@ -131,7 +131,8 @@ def test_pareto_titles_cite_the_paper_only_for_its_figure():
     assert plots.pareto(TABLES, [0, 5]).get_suptitle() == "Roofline latency vs accuracy"
     assert plots.opcost(TABLES, [5]).get_suptitle() == "Op cost vs ridge point"
     fig2 = {m: table(1.0 + i / 4) for i, m in enumerate(plots.FIG2_MODELS)}
-    assert plots.pareto(fig2, [0]).get_suptitle().endswith("(MobileNetV4 Fig. 2)")
+    one_line = " ".join(plots.pareto(fig2, [0]).get_suptitle().split())  # wrapped to fit
+    assert one_line.endswith("(MobileNetV4 Fig. 2)")
     assert not plots.pareto(fig2, [0], DEFAULT_PRESET).get_suptitle().endswith("Fig. 2)")
 
 
@@ -302,6 +303,20 @@ def test_cli_plot_devices_of_two_models_and_pareto_per_device(tmp_path):
                                catch_exceptions=False)
         assert r.exit_code == 0, r.output
         assert out.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.slow
+def test_cli_plot_a_custom_model_with_its_input_shape(tmp_path):
+    src = tmp_path / "mynet.py"
+    src.write_text("import torch.nn as nn\n\ndef tiny():\n    return nn.Sequential("
+                   "nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 30 * 30, 10))\n")
+    out = tmp_path / "tiny.png"
+    args = ["plot", "roofline", f"{src}:tiny", "--hw", "pixel8_cpu", "-o", str(out)]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 2 and "--input-shape" in r.stderr and "--resolution" in r.stderr
+    r = CliRunner().invoke(main, [*args, "--input-shape", "1,3,32,32", "--bw-scale", "2"])
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes().startswith(b"\x89PNG")
 
 
 @pytest.mark.parametrize("args, words", [

@@ -347,3 +347,21 @@ def test_sweep_table_prints_even_decimals():
     text = sweep_text(df, DEFAULT_PRESET, "table")
     assert "0.930" in text and "0.982" in text and "0.175" in text and "12.500" in text
     assert "0.1749" not in text and " 0.93 " not in text
+
+
+def test_cli_sweep_takes_what_ifs_and_model_input(tmp_path):
+    from roofline.hardware.registry import get_profile
+    from roofline.units import si
+
+    r = CliRunner().invoke(main, ["sweep", "mnv4_conv_small", "--rp", "0,50", "--hw",
+                                  "pixel8_cpu", "--hold", "peak", "--peak-scale", "2"])
+    assert r.exit_code == 0, r.output
+    peak = get_profile("pixel8_cpu").roof("int8").peak_macs_per_s
+    assert "anchored to pixel8_cpu:what-if int8" in r.stdout
+    assert f"PeakMACs {si(2 * peak, 'MAC/s')}" in r.stdout
+    r = CliRunner().invoke(main, ["sweep", "mnv4_conv_small", "--rp", "0", "--resolution",
+                                  "128", "-f", "json"])
+    small = json.loads(r.stdout)["rows"][0]["mac_equivalents"]
+    full = json.loads(CliRunner().invoke(main, ["sweep", "mnv4_conv_small", "--rp", "0", "-f",
+                                                "json"]).stdout)["rows"][0]["mac_equivalents"]
+    assert small < full / 2  # 128 px has about a third of the MACs of 224 px

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from roofline.cli.base import check_output, user_errors, write_output
-from roofline.cli.options import model_input_options, what_if_options
+from roofline.cli.options import (GreedyOptions, expand_devices, model_input_options,
+                                  what_if_options)
 from roofline.errors import InputError
 from roofline.plots.saving import figure_suffix
 
@@ -40,7 +43,7 @@ _HOLD_HELP = ("How a ridge point becomes a device: hold the bandwidth (PeakMACs 
 @click.option("--output", "-o", default=None, help="Write to this file instead of stdout.")
 @user_errors
 @model_input_options()
-def sweep(models: tuple[str, ...], rp: str, preset: str, hw: str | None, hold: str | None,
+def sweep(models: tuple[str, ...], rp: str, preset: str, hw: Any, hold: str | None,
           dtype: str | None, fmt: str, output: str | None, resolution: int | None,
           input_shape: tuple[int, ...] | None) -> None:
     """Latency of MODELS at every ridge point: from compute-bound (RP 0, MAC counting) to
@@ -57,14 +60,14 @@ def sweep(models: tuple[str, ...], rp: str, preset: str, hw: str | None, hold: s
     check_output(output)
     grid = parse_ridge_points(rp)
     p, df = sweep_models(models, grid, preset, hw=hw, hold=hold, dtype=dtype,
-                         resolution=resolution, input_shape=input_shape)
+                         trace_options=_trace_options(resolution, input_shape))
     write_output(output, sweep_text(df, p, fmt))
 
 
 PLOT_KINDS = ["ridge", "pareto", "opcost", "roofline", "devices"]
 
 
-@click.command()
+@click.command(cls=GreedyOptions)
 @what_if_options(hw_param="hws")
 @click.argument("kind", type=click.Choice(PLOT_KINDS))
 @click.argument("models", nargs=-1)
@@ -83,10 +86,10 @@ PLOT_KINDS = ["ridge", "pareto", "opcost", "roofline", "devices"]
 @click.option("--dpi", type=click.IntRange(30, 600), default=150, show_default=True,
               help="Resolution of PNG output.")
 @user_errors
-@model_input_options(resolution=False, input_shape=False)  # names no option it lacks
+@model_input_options()
 def plot(kind: str, models: tuple[str, ...], output: str, rp: str | None, preset: str | None,
-         hws: tuple[str, ...], hold: str | None, dtype: str | None, title: str | None,
-         dpi: int) -> None:
+         hws: tuple[Any, ...], hold: str | None, dtype: str | None, title: str | None,
+         dpi: int, resolution: int | None, input_shape: tuple[int, ...] | None) -> None:
     """Draw a figure into a file. KIND is one of:
 
     \b
@@ -105,6 +108,8 @@ def plot(kind: str, models: tuple[str, ...], output: str, rp: str | None, preset
     roofline plot pareto mnv4_conv_small efficientnet_b0 --hw pixel8_cpu --hw h100_sxm -o p.png
     roofline plot devices mnv4_conv_medium efficientnet_b0 --hw pixel8_cpu --hw h100_sxm -o d.png
     roofline plot roofline mnv4_conv_large --hw pixel8_edgetpu -o roof.svg
+    roofline plot roofline mynet.py:tiny --input-shape 1,3,64,64 --hw pixel8_cpu -o tiny.png
+    roofline plot ridge mnv4_conv_medium --hw pixel8_cpu --bw-scale 2 -o whatif.png
     """
     check_output(output)
     suffix = figure_suffix(output, "--output")
@@ -117,6 +122,14 @@ def plot(kind: str, models: tuple[str, ...], output: str, rp: str | None, preset
             click.echo(f"note: not in the zoo, left out: {', '.join(missing)}", err=True)
         if not names:
             raise InputError(f"none of the default models of {kind} is in the zoo; name models")
-    fig = plots.figure(kind, names, rps=rp, preset=preset, hw=hws, hold=hold, dtype=dtype,
-                       title=title)
+    fig = plots.figure(kind, names, rps=rp, preset=preset, hw=expand_devices(hws), hold=hold,
+                       dtype=dtype, title=title,
+                       trace_options=_trace_options(resolution, input_shape))
     write_output(output, plots.figure_bytes(fig, suffix, dpi=dpi))
+
+
+def _trace_options(resolution: int | None, input_shape: tuple[int, ...] | None
+                   ) -> dict[str, Any]:
+    """The model-input options given, as :func:`roofline.analysis.analyze` keywords."""
+    return {k: v for k, v in (("resolution", resolution), ("input_shape", input_shape))
+            if v is not None}

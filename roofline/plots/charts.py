@@ -25,8 +25,9 @@ from roofline.latency.equation import layer_times
 from roofline.latency.presets import DEFAULT_PRESET, OP_CLASSES, Preset, get_preset, op_class
 from roofline.models.figure_sets import ONE_MODEL
 from roofline.models.labels import model_info
-from roofline.plots.style import (DISTINCT, INK, MUTED, OP_COLORS, footer, log_ticks, model_styles,
-                                  new_figure, plain_log_formatter, style_axes)
+from roofline.plots.style import (DISTINCT, INK, MUTED, OP_COLORS, fit_suptitle, footer,
+                                  log_ticks, model_styles, new_figure, plain_log_formatter,
+                                  style_axes)
 from roofline.plots.tables import figure_profiles, traced_tables
 from roofline.units import ms_label, si
 
@@ -35,14 +36,15 @@ __all__ = ["roofline", "device_latencies", "devices"]
 
 def roofline(model: Mapping[str, pd.DataFrame] | str = ONE_MODEL, hw: Any = "pixel8_cpu",
              preset: Preset | str = DEFAULT_PRESET, *, dtype: str | None = None,
-             title: str | None = None) -> Figure:
+             title: str | None = None, trace_options: Mapping[str, Any] | None = None) -> Figure:
     """The classic roofline of one model on one device: attainable MACs/s vs operational
     intensity (log-log), the roof, the ridge point, and a dot per layer at its achieved
     MACs/s (MACs / predicted time), its area proportional to its share of the time."""
     preset = get_preset(preset)
     roof, _, d = resolve_roof(hw, dtype or preset.dtype)
     preset = preset.with_(dtype=d).anchored(roof)
-    tables = traced_tables(model if isinstance(model, Mapping) else [model], preset, roof)
+    tables = traced_tables(model if isinstance(model, Mapping) else [model], preset, roof,
+                           trace_options)
     if len(tables) != 1:
         raise InputError(f"the roofline chart shows one model; got {len(tables)}")
     name, table = next(iter(tables.items()))
@@ -111,14 +113,14 @@ def roofline(model: Mapping[str, pd.DataFrame] | str = ONE_MODEL, hw: Any = "pix
         notes.append(f"Not drawn: {len(hidden)} layers without MACs (pooling, adds, ...), "
                      f"{hs:.0%} of the predicted time.")
     footer(fig, *notes)
-    fig.suptitle(title or f"Roofline: {display} on {roof.hardware_id}", fontsize=13,
-                 color=INK)
+    fit_suptitle(fig, title or f"Roofline: {display} on {roof.hardware_id}")
     ax.set_title(sub, fontsize=9, color=MUTED)
     return fig
 
 
 def device_latencies(model: str | pd.DataFrame, preset: Preset | str = DEFAULT_PRESET,
-                     devices: Iterable[Any] | None = None) -> pd.DataFrame:
+                     devices: Iterable[Any] | None = None,
+                     trace_options: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """One model on every device (or on ``devices``: ids or profiles): columns
     ``hardware_id``, ``name``, ``kind``, ``dtype``, ``fitted``, ``ridge_point``,
     ``latency_s``, ``compute_bound_s``, ``memory_bound_s``, ``memory_bound_fraction``
@@ -137,7 +139,8 @@ def device_latencies(model: str | pd.DataFrame, preset: Preset | str = DEFAULT_P
     def table_for(dtype: str) -> pd.DataFrame:
         if isinstance(model, pd.DataFrame):
             return preset.apply(model)
-        return preset.apply(traced_tables([model], preset.with_(dtype=dtype))[model])
+        return preset.apply(traced_tables([model], preset.with_(dtype=dtype),
+                                          trace_options=trace_options)[model])
 
     df = model_on_devices(table_for, roofs).rename(columns={"device": "hardware_id"})
     info = pd.DataFrame([{"name": p.name, "kind": p.kind, "fitted": bool(roofs[p.id].fitted)}
@@ -167,7 +170,8 @@ def _and(words: Sequence[str]) -> str:
 
 def devices(models: str | pd.DataFrame | Iterable[str] | Mapping[str, pd.DataFrame] = ONE_MODEL,
             preset: Preset | str = DEFAULT_PRESET, *, devices: Iterable[Any] | None = None,
-            label: str | None = None, title: str | None = None) -> Figure:
+            label: str | None = None, title: str | None = None,
+            trace_options: Mapping[str, Any] | None = None) -> Figure:
     """Models' predicted latency on every registered device, or on ``devices`` (left, log ms,
     a bar per model), and where the time goes (right: for one model its split into compute-
     and memory-bound layers, for several each one's memory-bound share).
@@ -181,7 +185,8 @@ def devices(models: str | pd.DataFrame | Iterable[str] | Mapping[str, pd.DataFra
     if not named:
         raise InputError("the devices chart needs at least one model")
     device_list = None if devices is None else list(devices)
-    frames = {n: device_latencies(m, preset, device_list) for n, m in named.items()}
+    frames = {n: device_latencies(m, preset, device_list, trace_options)
+              for n, m in named.items()}
     first = next(iter(frames.values()))
     if first.empty:
         raise InputError("no devices to draw")
@@ -191,9 +196,7 @@ def devices(models: str | pd.DataFrame | Iterable[str] | Mapping[str, pd.DataFra
     styles = model_styles([n for n in named])
     displays = {n: styles[n]["display"] for n in named}
     k = len(named)
-    colors = {n: styles[n]["color"] for n in named}
-    if len(set(colors.values())) < k:  # members of one family: a colour each
-        colors = {n: DISTINCT[i % len(DISTINCT)] for i, n in enumerate(named)}
+    colors = {n: DISTINCT[i % len(DISTINCT)] for i, n in enumerate(named)}  # bars side by side
     fig = new_figure(11, 0.3 * len(order) * max(1.0, 0.45 * k) + 2.4)
     left, right = fig.subplots(1, 2, sharey=True, width_ratios=[3, 2])
     y = np.arange(len(order))
@@ -255,5 +258,5 @@ def devices(models: str | pd.DataFrame | Iterable[str] | Mapping[str, pd.DataFra
         where = "the registered devices"
     else:
         where = _and(order[::-1]) if len(order) <= 4 else f"{len(order)} devices"
-    fig.suptitle(title or f"{who} on {where}", fontsize=13, color=INK)
+    fit_suptitle(fig, title or f"{who} on {where}")
     return fig

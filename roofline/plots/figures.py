@@ -8,7 +8,8 @@ file output in :mod:`roofline.plots.saving`; they are gathered here for callers 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from matplotlib.figure import Figure
 
@@ -38,7 +39,8 @@ FIGURE_RPS = {"ridge": "0:500:5", "pareto": "0,5,50,500", "opcost": "5,500"}
 
 def figure(kind: str, models: Sequence[str], *, rps: str | None = None,
            preset: str | None = None, hw: Sequence[str] = (), hold: str | None = None,
-           dtype: str | None = None, title: str | None = None) -> Figure:
+           dtype: str | None = None, title: str | None = None,
+           trace_options: Mapping[str, Any] | None = None) -> Figure:
     """The figure ``roofline plot KIND`` draws:
 
     - ``ridge``, ``opcost``: ``models`` swept over ridge points (anchored to ``hw[0]``);
@@ -49,8 +51,11 @@ def figure(kind: str, models: Sequence[str], *, rps: str | None = None,
     ``rps`` is a ridge-point grid (:func:`roofline.latency.presets.parse_ridge_points`;
     default per kind, :data:`FIGURE_RPS`); ``preset`` defaults to paper for the sweeps and
     default for the device figures (pareto with ``hw`` included); ``hold`` and ``dtype``
-    change the preset (:func:`roofline.latency.presets.resolve_preset`).
+    change the preset (:func:`roofline.latency.presets.resolve_preset`); ``hw`` may hold
+    profiles (what-if devices); ``trace_options`` (``resolution``, ``input_shape``) go to
+    :func:`roofline.analysis.analyze` for every model name.
     """
+    to = {"title": title, "trace_options": trace_options}
     if kind not in FIGURE_MODELS:
         raise InputError(f"unknown figure {kind!r}; expected one of {', '.join(FIGURE_MODELS)}")
     on_devices = kind in ("roofline", "devices") or (kind == "pareto" and bool(hw))
@@ -66,14 +71,14 @@ def figure(kind: str, models: Sequence[str], *, rps: str | None = None,
     if on_devices:
         p, _ = resolve_preset(preset_name, hold=hold, dtype=dtype)
         if kind == "roofline":
-            return roofline(models[0], device or "pixel8_cpu", p, dtype=dtype, title=title)
+            return roofline(models[0], device or "pixel8_cpu", p, dtype=dtype, **to)
         if kind == "devices":
-            return devices(list(models), p, devices=list(hw) or None, title=title)
-        return pareto(models, preset=p, devices=list(hw), title=title)
+            return devices(list(models), p, devices=list(hw) or None, **to)
+        return pareto(models, preset=p, devices=list(hw), **to)
     grid = parse_ridge_points(rps or FIGURE_RPS[kind])
     p, _ = resolve_preset(preset_name, hw=device, hold=hold, dtype=dtype)
     if kind == "ridge":
-        return ridge(models, grid, p, highlight=device, title=title)
+        return ridge(models, grid, p, highlight=device, **to)
     if kind == "pareto":
-        return pareto(models, grid, p, title=title)
-    return opcost(models, grid, p, title=title)
+        return pareto(models, grid, p, **to)
+    return opcost(models, grid, p, **to)

@@ -32,8 +32,8 @@ from roofline.latency.presets import (OP_CLASSES, PAPER_PANELS, PAPER_PRESET, Pr
 from roofline.models.figure_sets import FIG2_MODELS, FIG3_MODELS, available
 from roofline.models.labels import member_tags
 from roofline.plots.ridge import pinned
-from roofline.plots.style import (INK, OP_COLORS, family_marker, footer, log_ticks, model_styles,
-                                  new_figure, rp_name, style_axes)
+from roofline.plots.style import (INK, OP_COLORS, family_marker, fit_suptitle, footer,
+                                  log_ticks, model_styles, new_figure, rp_name, style_axes)
 from roofline.plots.tables import figure_profiles, traced_tables
 from roofline.units import ms_label
 
@@ -56,6 +56,7 @@ def pareto_front(latency: Sequence[float], top1: Sequence[float]) -> np.ndarray:
 
 def pareto_latencies(models: Mapping[str, pd.DataFrame] | Iterable[str], preset: Preset,
                      rps: Sequence[float] = FIG2_RPS, devices: Iterable[Any] | None = None,
+                     trace_options: Mapping[str, Any] | None = None,
                      ) -> tuple[pd.DataFrame, dict[Any, str], Preset]:
     """(a frame with ``model``, ``panel`` and ``latency_s``, panel -> its title, the preset
     as counted). Panels are ridge points of a sweep, or with ``devices`` the devices (ids,
@@ -63,7 +64,7 @@ def pareto_latencies(models: Mapping[str, pd.DataFrame] | Iterable[str], preset:
     for it, else at the device's default dtype, on the device's own roof."""
     if devices is None:
         preset = pinned(preset, models)
-        tables = traced_tables(models, preset)
+        tables = traced_tables(models, preset, trace_options=trace_options)
         grid = [float(r) for r in rps]
         df = preset.sweep(tables, grid).rename(columns={"rp": "panel"})
         titles = {rp: (f"{PAPER_PANELS[rp]}\nRP = {rp:g} MACs/byte" if rp in PAPER_PANELS
@@ -76,7 +77,8 @@ def pareto_latencies(models: Mapping[str, pd.DataFrame] | Iterable[str], preset:
 
     def tables_at(dtype: str) -> dict[str, pd.DataFrame]:
         if dtype not in by_dtype:
-            by_dtype[dtype] = traced_tables(models, preset.with_(dtype=dtype))
+            by_dtype[dtype] = traced_tables(models, preset.with_(dtype=dtype),
+                                            trace_options=trace_options)
         return by_dtype[dtype]
 
     names = list(models if isinstance(models, Mapping) else dict.fromkeys(models))
@@ -91,7 +93,8 @@ def pareto_latencies(models: Mapping[str, pd.DataFrame] | Iterable[str], preset:
 
 def pareto(models: Mapping[str, pd.DataFrame] | Iterable[str] = FIG2_MODELS,
            rps: Sequence[float] = FIG2_RPS, preset: Preset | str = PAPER_PRESET, *,
-           devices: Iterable[Any] | None = None, title: str | None = None) -> Figure:
+           devices: Iterable[Any] | None = None, title: str | None = None,
+           trace_options: Mapping[str, Any] | None = None) -> Figure:
     """The paper's Fig. 2: predicted latency (log x) vs ImageNet top-1, one panel per ridge
     point (or, with ``devices``, per device, titled by its name), one line per family, the
     Pareto front (across all models) ringed and stepped.
@@ -108,7 +111,7 @@ def pareto(models: Mapping[str, pd.DataFrame] | Iterable[str] = FIG2_MODELS,
     if not keep:
         raise InputError("pareto needs models with a published top-1 (zoo models); none given")
     kept = {m: models[m] for m in keep} if isinstance(models, Mapping) else keep
-    df, panel_titles, preset = pareto_latencies(kept, preset, rps, devices)
+    df, panel_titles, preset = pareto_latencies(kept, preset, rps, devices, trace_options)
     df["top1"] = df["model"].map(lambda m: styles[m]["top1"])
     df["family"] = df["model"].map(lambda m: styles[m]["family"])
     panels = list(panel_titles)
@@ -159,8 +162,8 @@ def pareto(models: Mapping[str, pd.DataFrame] | Iterable[str] = FIG2_MODELS,
     footer(fig, *notes)
     paper = (devices is None and preset.name == "paper"
              and set(names) == set(available(FIG2_MODELS)[0]))
-    fig.suptitle(title or "Roofline latency vs accuracy"
-                 + (" (MobileNetV4 Fig. 2)" if paper else ""), fontsize=13, color=INK)
+    fit_suptitle(fig, title or "Roofline latency vs accuracy"
+                 + (" (MobileNetV4 Fig. 2)" if paper else ""))
     _place_tags(fig, points)  # last: the layout must be final
     return fig
 
@@ -230,12 +233,12 @@ def _place_tags(fig: Figure, points: Sequence[tuple[Axes, float, float, str, str
 
 def opcost(models: Mapping[str, pd.DataFrame] | Iterable[str] = FIG3_MODELS,
            rps: Sequence[float] = FIG3_RPS, preset: Preset | str = PAPER_PRESET, *,
-           title: str | None = None) -> Figure:
+           title: str | None = None, trace_options: Mapping[str, Any] | None = None) -> Figure:
     """The paper's Fig. 3: per-layer predicted latency (us) vs layer index, one row per
     ridge point and one column per model, bars coloured by op class (Conv2D, DW-Conv2D, FC,
     attention, other). Rows share their y axis, so models compare at a glance."""
     preset = pinned(get_preset(preset), models)
-    tables = traced_tables(models, preset)
+    tables = traced_tables(models, preset, trace_options=trace_options)
     grid = [float(r) for r in rps]
     names = list(tables)
     if not names:
@@ -273,6 +276,6 @@ def opcost(models: Mapping[str, pd.DataFrame] | Iterable[str] = FIG3_MODELS,
              "FC includes 1x1 convs on a 1x1 input (after global pooling, squeeze-excite)."]
     footer(fig, *notes)
     paper = preset.name == "paper" and set(names) == set(available(FIG3_MODELS)[0])
-    fig.suptitle(title or "Op cost vs ridge point" + (" (MobileNetV4 Fig. 3)" if paper else ""),
-                 fontsize=13, color=INK)
+    fit_suptitle(fig, title or "Op cost vs ridge point"
+                 + (" (MobileNetV4 Fig. 3)" if paper else ""))
     return fig

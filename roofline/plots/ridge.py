@@ -17,10 +17,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.scale import SymmetricalLogScale
 
+from roofline.hardware.registry import HardwareProfile
 from roofline.latency.presets import PAPER_PANELS, PAPER_PRESET, Preset, get_preset
 from roofline.models.figure_sets import RIDGE_MODELS
-from roofline.plots.style import (FITTED_COLOR, INK, MUTED, footer, log_ticks, model_styles,
-                                  new_figure, plain_log_formatter, style_axes)
+from roofline.plots.style import (FITTED_COLOR, INK, MUTED, fit_suptitle, footer, log_ticks,
+                                  model_styles, new_figure, plain_log_formatter, style_axes)
 from roofline.plots.tables import figure_profiles, traced_tables
 
 __all__ = ["SWEEP_RPS", "ridge", "pinned"]
@@ -36,12 +37,12 @@ def pinned(preset: Preset, models: Any) -> Preset:
     return preset
 
 
-def _registry_devices(preset: Preset, also: str | None = None,
+def _registry_devices(preset: Preset, also: str | HardwareProfile | None = None,
                       ) -> tuple[list[tuple[str, float, bool]], list[str]]:
     """((label, ridge point, fitted) of every base device and every fitted variant, the ids
     left out as measured on a local machine), with the device ``also`` shown whatever it is."""
     shown, left_out = figure_profiles()
-    if also is not None and also not in {p.id for p in shown}:
+    if also is not None and getattr(also, "id", also) not in {p.id for p in shown}:
         extra, _ = figure_profiles([also])
         shown, left_out = shown + extra, [i for i in left_out if i != extra[0].id]
     out = []
@@ -56,17 +57,19 @@ def _registry_devices(preset: Preset, also: str | None = None,
 def ridge(models: Mapping[str, pd.DataFrame] | Iterable[str] = RIDGE_MODELS,
           rps: Sequence[float] | np.ndarray = SWEEP_RPS, preset: Preset | str = PAPER_PRESET, *,
           devices: Sequence[tuple[str, float, bool]] | None = None,
-          highlight: str | None = None, title: str | None = None) -> Figure:
+          highlight: str | HardwareProfile | None = None, title: str | None = None,
+          trace_options: Mapping[str, Any] | None = None) -> Figure:
     """Predicted latency vs ridge point, one curve per model (log latency, symlog RP), and
     below it each model's latency relative to the fastest at that RP: the ranking every
     device with that ridge point agrees on, whichever of peak or bandwidth is held.
 
     The paper's panel points (RP 0/5/50/500) are marked; ``devices`` (default: every
     registered device and fitted variant) are drawn as ticks at their ridge points in a strip
-    above the curves. ``highlight`` names a device id to emphasise (the ``--hw`` anchor).
+    above the curves. ``highlight`` is a device (id or profile) to emphasise (the ``--hw``
+    anchor), drawn even when figures leave it out by default.
     """
     preset = pinned(get_preset(preset), models)
-    tables = traced_tables(models, preset)
+    tables = traced_tables(models, preset, trace_options=trace_options)
     grid = np.asarray(rps, dtype=float)
     df = preset.sweep(tables, grid)
     styles = model_styles(list(tables))
@@ -93,7 +96,7 @@ def ridge(models: Mapping[str, pd.DataFrame] | Iterable[str] = RIDGE_MODELS,
         line.set_gid(f"model:{name}")
     ax.set_yscale("log")
     log_ticks(ax, df["latency_s"] * 1e3, axis="y")
-    _draw_strip(strip, labels, n_rows, highlight)
+    _draw_strip(strip, labels, n_rows, getattr(highlight, "id", highlight))
     rel.set_ylabel("Relative to the fastest\nat that RP (x)")
     top = max(1.2, float(df["relative"].max()) * 1.05)
     rel.set_ylim(1 - 0.06 * (top - 1) - 0.02, top)  # the fastest model's 1.0 clear of the axis
@@ -124,7 +127,7 @@ def ridge(models: Mapping[str, pd.DataFrame] | Iterable[str] = RIDGE_MODELS,
                  + (f" Left out, measured on a local machine by `roofline bench`: "
                     f"{', '.join(left_out)} (name one with --hw to show it)." if left_out else ""))
     footer(fig, *notes)
-    fig.suptitle(title or "Predicted latency vs ridge point", fontsize=13, color=INK)
+    fit_suptitle(fig, title or "Predicted latency vs ridge point")
     return fig
 
 

@@ -22,7 +22,8 @@ from roofline.models.labels import model_info
 
 __all__ = ["OKABE_ITO", "FAMILY_COLORS", "FAMILY_MARKERS", "OP_COLORS", "INK", "MUTED",
            "FITTED_COLOR", "DISTINCT", "family_color", "family_marker", "model_styles",
-           "new_figure", "style_axes", "footer", "rp_name", "plain_log_formatter", "log_ticks"]
+           "new_figure", "style_axes", "fit_suptitle", "footer", "rp_name",
+           "plain_log_formatter", "log_ticks"]
 
 # Okabe & Ito (2008), "Color Universal Design"
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000",
@@ -100,6 +101,13 @@ def style_axes(ax: Axes) -> None:
     ax.tick_params(labelsize=9, colors=INK)
 
 
+def fit_suptitle(fig: Figure, text: str, fontsize: float = 13) -> None:
+    """The figure's title, wrapped to the figure's width (never clipped at its edges)."""
+    width_chars = int(fig.get_size_inches()[0] * 72 / (fontsize * 0.6))
+    fig.suptitle("\n".join(textwrap.wrap(text, width_chars)) or text, fontsize=fontsize,
+                 color=INK)
+
+
 def footer(fig: Figure, *lines: str) -> None:
     """Small grey lines under the figure: the preset and notes (never over the data)."""
     width_chars = int(fig.get_size_inches()[0] * 72 / (8 * 0.56))
@@ -135,9 +143,10 @@ def log_ticks(ax: Axes, values: Iterable[float], axis: str = "x") -> None:
         return
     lo, hi = v.min() / 1.25, v.max() * 1.25
     (ax.set_xlim if axis == "x" else ax.set_ylim)(lo, hi)
+    steps = (1,) if math.log10(hi / lo) > 3.5 else (1, 2, 5)  # labels must not collide
     ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)) - 1,
                                            math.ceil(math.log10(hi)) + 1)
-             for m in (1, 2, 5) if lo <= m * 10.0 ** e <= hi]
+             for m in steps if lo <= m * 10.0 ** e <= hi]
     if len(ticks) < 3:
         ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)) - 1,
                                                math.ceil(math.log10(hi)) + 1)

@@ -23,32 +23,33 @@ __all__ = ["traced_tables", "sweep_models", "bench_measured", "figure_profiles"]
 
 
 def traced_tables(models: Mapping[str, pd.DataFrame] | Iterable[str] | str, preset: Preset,
-                  roof: Any = None, **inputs: Any) -> dict[str, pd.DataFrame]:
+                  roof: Any = None, trace_options: Mapping[str, Any] | None = None,
+                  ) -> dict[str, pd.DataFrame]:
     """Layer tables for models: a mapping is returned as is; names are traced (on meta, each
     once, from the trace cache when it can) at the preset's dtype and fusion (the device
-    ``roof``'s dtype when the preset leaves it open); ``inputs``: ``resolution``,
-    ``input_shape`` for :func:`roofline.analysis.analyze`."""
+    ``roof``'s dtype when the preset leaves it open). ``trace_options``: more
+    :func:`roofline.analysis.analyze` keywords for the names (``resolution``,
+    ``input_shape``)."""
     if isinstance(models, Mapping):
         return dict(models)
     if isinstance(models, str):
         models = [models]
-    kwargs = preset.analyze_kwargs(roof)
-    return {m: analyze(m, **kwargs, **inputs).layers for m in dict.fromkeys(models)}
+    kwargs = {**(trace_options or {}), **preset.analyze_kwargs(roof)}
+    return {m: analyze(m, **kwargs).layers for m in dict.fromkeys(models)}
 
 
 def sweep_models(models: Iterable[str], rps: Sequence[float] | np.ndarray,
-                 preset: str | Preset = "default", *, hw: str | None = None,
+                 preset: str | Preset = "default", *, hw: Any = None,
                  hold: str | None = None, dtype: str | None = None,
-                 resolution: int | None = None, input_shape: Any = None,
+                 trace_options: Mapping[str, Any] | None = None,
                  ) -> tuple[Preset, pd.DataFrame]:
     """Models (names) at every ridge point under a preset (see
     :func:`roofline.latency.presets.resolve_preset` for ``hw``, ``hold``, ``dtype``): (the
     preset as applied, its dtype pinned to the one counted; :meth:`Preset.sweep`'s tidy
-    frame)."""
+    frame); ``trace_options`` as for :func:`traced_tables`."""
     p, roof = resolve_preset(preset, hw=hw, hold=hold, dtype=dtype)
     p = p.pinned(roof)
-    return p, p.sweep(traced_tables(models, p, roof, resolution=resolution,
-                                    input_shape=input_shape), rps)
+    return p, p.sweep(traced_tables(models, p, roof, trace_options), rps)
 
 
 def bench_measured(profile: HardwareProfile) -> bool:
