@@ -29,6 +29,7 @@ def quick_result():
     return bench.run(device="cpu", threads=2, settings=TINY)
 
 
+@pytest.mark.slow
 def test_bench_measures_peaks_and_bandwidths(quick_result):
     r = quick_result
     assert r.device == "cpu" and r.device_name and r.torch_version == torch.__version__
@@ -44,6 +45,7 @@ def test_bench_measures_peaks_and_bandwidths(quick_result):
     assert set(bench.bench_ridge_points(r)) >= {"fp32"}
 
 
+@pytest.mark.slow
 def test_bench_profile_is_valid_and_measured(quick_result, tmp_path):
     data = bench_profile(quick_result)
     text = profile_yaml(data, bench_profile_header(quick_result))
@@ -71,6 +73,7 @@ def test_cache_size_parsing():
         machine.parse_cache_size("lots")
 
 
+@pytest.mark.slow
 def test_default_id_is_a_valid_profile_id(quick_result):
     import re
 
@@ -90,6 +93,7 @@ def test_time_callable():
 # -------------------------------------------------------------------------- measure
 
 
+@pytest.mark.slow
 def test_real_model_is_deterministic_and_finite():
     a = real_model.real_model("mnv4_conv_small")
     b = real_model.real_model("mnv4_conv_small")
@@ -117,6 +121,7 @@ def test_materialise_zeroes_integer_buffers():
     assert float(net.lin.bias.detach().abs().sum()) == 0
 
 
+@pytest.mark.slow
 def test_measure_rows_and_per_layer_names():
     from roofline.analysis import analyze
 
@@ -155,6 +160,7 @@ def invoke(*args):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_cli_bench_quick_writes_a_profile(tmp_path):
     out = tmp_path / "quick_machine.yaml"
     r = invoke("bench", "--quick", "--device", "cpu", "-o", out)
@@ -284,6 +290,7 @@ def test_bench_warnings_reach_the_table_the_json_and_the_profile():
     assert "Warnings: " + "; ".join(r.warnings) + "." in bench_profile(r)["description"]
 
 
+@pytest.mark.slow
 def test_cli_bench_json_has_warnings(tmp_path):
     import json
 

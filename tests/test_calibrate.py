@@ -134,6 +134,7 @@ def test_memory_bound_everywhere_warns_that_the_peak_is_unknown():
     assert any("memory-bound" in w for w in f.warnings)
 
 
+@pytest.mark.slow
 def test_leave_one_out_is_out_of_sample():
     ds = synthetic(8)
     loo = F.leave_one_out(ds)
@@ -328,6 +329,7 @@ def one_line_error(result, *fragments):
         assert f in lines[0], lines[0]
 
 
+@pytest.mark.slow
 def test_cli_fit_and_validate(fake_measurements, tmp_path):
     out = tmp_path / "fitted.yaml"
     r = invoke("fit", fake_measurements, "--hw", "x86_core", "--format", "json", "-o", out)
