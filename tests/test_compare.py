@@ -301,3 +301,16 @@ def test_measure_uses_the_one_resolver(factories: Path) -> None:
     assert tuple(rm.input.shape) == (1, 3, 32, 32) and rm.resolution == 32
     res = run("measure", f"{factories}:plain", "--repeats", "1")
     assert res.exit_code == 2 and "pass --resolution, or let its factory" in res.stderr
+
+
+@pytest.mark.slow
+def test_survey_of_a_model_that_declares_its_input(factories: Path, tmp_path: Path) -> None:
+    out = tmp_path / "s.csv"
+    res = run("survey", f"{factories}:with_shape", "--hw", "pixel8_cpu", "-q", "-j", "1",
+              "-o", out)
+    assert res.exit_code == 0, res.output
+    import pandas as pd
+
+    row = pd.read_csv(out).iloc[0]
+    assert row["status"] == "ok" and row["macs"] == _macs_by_hand(32)
+    assert row["fcm_check"] == "exact" and row["resolution"] == 32

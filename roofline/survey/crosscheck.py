@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from roofline.analysis import model_input
 from roofline.graph.records import Trace
 from roofline.models.zoo import resolve
 from roofline.survey.tasks import FORM, one_line
@@ -38,7 +39,8 @@ def flop_counter(spec: str, resolution: int | None, batch: int) -> dict[str, Any
 
     src = resolve(spec)
     module = src.build(FORM)
-    x = torch.empty(src.input_shape(resolution, batch), device="meta")
+    shape, _ = model_input(src, module, label=src.label, resolution=resolution, batch=batch)
+    x = torch.empty(shape, device="meta")  # the input the trace used (the one resolver)
     error = ""
     for grad in (False, True):
         try:
