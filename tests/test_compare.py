@@ -270,6 +270,7 @@ def test_sweep_takes_what_if_and_model_input(factories: Path) -> None:
     assert res.exit_code == 2 and "--mem-bw changes a device: pass --hw too" in res.stderr
 
 
+@pytest.mark.slow  # matplotlib
 def test_plot_draws_a_declared_custom_model_and_names_no_missing_option(
         factories: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.svg"
