@@ -207,7 +207,5 @@ def layer_latencies(layers: pd.DataFrame, rps: Any, *, hold: str = "bandwidth",
 def _mac_equivalents(macs: np.ndarray, nbytes: np.ndarray,
                      grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`roofline_time` in the hardware-independent form, layers x ridge points:
-    PeakMACs x t_i = max(macs_i, RP x bytes_i) (a device with PeakMACs = 1, BW = 1 / RP)."""
-    with np.errstate(divide="ignore"):
-        bandwidth = np.where(grid > 0, 1.0 / np.where(grid > 0, grid, 1.0), np.inf)
-    return roofline_time(macs[:, None], nbytes[:, None], 1.0, bandwidth[None, :])
+    PeakMACs x t_i = max(macs_i, RP x bytes_i) (a device with PeakMACs = 1 at each ridge point)."""
+    return roofline_time(macs[:, None], nbytes[:, None], 1.0, ridge_point=grid[None, :])
