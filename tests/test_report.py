@@ -100,3 +100,32 @@ def test_report_draws_offline_in_a_browser(html_file: Path) -> None:
         assert 'class="main-svg"' in chart[:chart.find('<h', 1) if '<h' in chart else None], div
     assert dom.count('class="main-svg"') >= 2 * 4  # plotly draws two svg layers per chart
     assert dom.count("scatterlayer") >= 3 and dom.count("barlayer") >= 1
+
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
+                    "(apt-get install chromium) for the headless-browser check")
+def test_layer_table_sorts_on_a_click(html_file: Path, tmp_path: Path) -> None:
+    """Two clicks on the layer table's MACs header sort it by MACs, largest first."""
+    probe = """<script>
+    var t = document.querySelectorAll('table.sortable');
+    var layers = t[t.length - 1], th = layers.querySelectorAll('th')[3];
+    th.click(); th.click();
+    document.body.setAttribute('data-first',
+        layers.tBodies[0].rows[0].cells[3].dataset.v + ',' + th.className);
+    </script></body>"""
+    page = tmp_path / "probe.html"
+    page.write_text(html_file.read_text(encoding="utf-8").replace("</body>", probe))
+    with tempfile.TemporaryDirectory() as profile:
+        res = subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--disable-component-update", "--no-first-run",
+             f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND",
+             "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
+            capture_output=True, text=True, timeout=120)
+    first = re.search(r'data-first="([^"]*)"', res.stdout)
+    assert first, res.stderr[-2000:]
+    macs, cls = first.group(1).split(",")
+    a = roofline.analyze(MODEL, hw=DEVICES[0], batch=4)
+    assert int(float(macs)) == int(a.layers["macs"].max()) and cls == "desc"
