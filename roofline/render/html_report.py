@@ -24,14 +24,14 @@ __all__ = ["report_html"]
 
 _STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;
-max-width:1180px;color:#222;padding:0 16px}
+max-width:1400px;color:#222;padding:0 16px}
 h1{font-size:22px;margin-bottom:4px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid
 #ddd;padding-bottom:4px}.muted{color:#666}table{border-collapse:collapse;margin:8px 0}
 td,th{padding:3px 8px;border-bottom:1px solid #eee;text-align:right;white-space:nowrap}
 td.l,th.l{text-align:left}th{background:#f6f6f6;position:sticky;top:0}
 table.sortable th{cursor:pointer}table.sortable th:hover{background:#e8eef8}
 th.asc::after{content:' \\25B2'}th.desc::after{content:' \\25BC'}
-.memory{color:#b04a00}.compute{color:#205fa8}.scroll{max-height:640px;overflow:auto}
+.wide{overflow-x:auto}.memory{color:#b04a00}.compute{color:#205fa8}.scroll{max-height:640px;overflow:auto}
 """
 
 _SORT_JS = """
@@ -63,7 +63,7 @@ def _cell(text: Any, value: Any = None, cls: str = "") -> str:
 
 def _table(headers: list[str], rows: list[str], *, sortable: bool = False,
            left: int = 1) -> str:
-    heads = "".join(f'<th class="l">{html.escape(h)}</th>' if i < left else
+    heads = "".join(f'<th class="l">{html.escape(h)}</th>' if i < left or h == "bound" else
                     f"<th>{html.escape(h)}</th>" for i, h in enumerate(headers))
     cls = ' class="sortable"' if sortable else ""
     return (f"<table{cls}><thead><tr>{heads}</tr></thead><tbody>"
@@ -124,7 +124,7 @@ def _devices(rep: Report) -> tuple[str, Any]:
                       title=f"{rep.first.model}: predicted latency per device",
                       legend={"orientation": "h", "y": -0.2}, margin={"t": 50})
     fig.update_yaxes(type="log" if wide else "linear")
-    return _table(headers, rows, sortable=True, left=4), fig
+    return f'<div class="wide">{_table(headers, rows, sortable=True, left=4)}</div>', fig
 
 
 def _roofline(a: Analysis) -> Any:
