@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "analyze": ("roofline.analysis", "analyze"),
     "Analysis": ("roofline.analysis", "Analysis"),
-    "compare": ("roofline.compare", "compare"),
+    "compare": ("roofline.comparison", "compare"),
     "trace_model": ("roofline.analysis", "trace_model"),
     "trace": ("roofline.graph.torch_trace", "trace"),
     "Trace": ("roofline.graph.records", "Trace"),

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 import roofline
 from roofline.cli import main
-from roofline.compare import compare
+from roofline.comparison import compare
 from roofline.errors import InputError, NoInputShapeError
 from roofline.hardware.registry import get_profile
 from roofline.hardware.whatif import what_if
@@ -315,3 +315,10 @@ def test_survey_of_a_model_that_declares_its_input(factories: Path, tmp_path: Pa
     row = pd.read_csv(out).iloc[0]
     assert row["status"] == "ok" and row["macs"] == _macs_by_hand(32)
     assert row["fcm_check"] == "exact" and row["resolution"] == 32
+
+
+def test_public_compare_is_the_function() -> None:
+    """The module is roofline.comparison, so importing it cannot shadow roofline.compare."""
+    import roofline.comparison  # noqa: F401
+
+    assert callable(roofline.compare) and roofline.compare is compare

@@ -44,7 +44,7 @@ def compare(models: tuple[str, ...], hws: tuple, dtype: str | None, batch: int, 
     roofline compare mnv4_conv_* mobilenetv3_large_100 --hw pixel8_cpu --min-top1 75
     roofline compare mnv4_conv_medium --hw pixel8_edgetpu --bw-scale 2     # a what-if
     """
-    from roofline.compare import compare as run  # deferred: heavy import (pandas)
+    from roofline.comparison import compare as run  # deferred: heavy import (pandas)
     from roofline.render.compare import compare_text  # deferred: heavy import (pandas)
 
     check_output(output, [getattr(h, "path", h) for h in hws] + [
