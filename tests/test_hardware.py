@@ -642,3 +642,17 @@ def test_builtin_files_cite_original_sources() -> None:
                  if p.id.split(":")[0] == f.stem
                  for fig in p.figures.values() if fig.source.startswith("https://")}
         assert cited <= set(urls) | {u.rstrip(",") for u in urls}, (f.name, cited - set(urls))
+
+
+def test_hardware_package_has_no_import_cycle() -> None:
+    """profile < paths < runtime < schema < io < registry (whatif beside): each module imports
+    only those before it, at the top, so no import hides a cycle."""
+    import ast
+
+    order = ["profile", "paths", "runtime", "schema", "io", "registry", "whatif"]
+    for i, name in enumerate(order):
+        tree = ast.parse((REPO / "roofline" / "hardware" / f"{name}.py").read_text())
+        used = {n.module.rsplit(".", 1)[-1] for n in ast.walk(tree)
+                if isinstance(n, ast.ImportFrom) and n.module
+                and n.module.startswith("roofline.hardware.")}
+        assert used <= set(order[:i]), (name, used - set(order[:i]))

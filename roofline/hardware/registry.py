@@ -19,6 +19,7 @@ from pathlib import Path
 
 from roofline.errors import UnknownHardwareError, did_you_mean
 from roofline.hardware.io import SUFFIXES, load_profile, parse_file
+from roofline.hardware.paths import ENV_VAR, builtin_dir, env_dirs
 from roofline.hardware.profile import BASES, KINDS, Figure, HardwareProfile, Roof, device
 from roofline.hardware.schema import PROFILE_ID, ParsedFile
 
@@ -28,26 +29,10 @@ __all__ = [
     "BASES", "KINDS", "Figure", "HardwareProfile", "Roof", "device", "load_profile",
 ]
 
-ENV_VAR = "ROOFLINE_HW_PATH"
-
-
-def builtin_dir() -> Path:
-    """The built-in profiles: ``<repo>/hardware_profiles`` in a source checkout or editable
-    install, else the installed package data ``roofline/hardware_profiles``."""
-    package = Path(__file__).resolve().parent.parent
-    checkout = package.parent / "hardware_profiles"
-    return checkout if checkout.is_dir() else package / "hardware_profiles"
-
-
-def _env_dirs() -> list[Path]:
-    raw = os.environ.get(ENV_VAR, "")
-    return [Path(d).expanduser() for d in raw.split(os.pathsep) if d.strip()]
-
-
 def _index() -> dict[str, Path]:
     """id -> file, over $ROOFLINE_HW_PATH (first wins) then the built-ins; no file is parsed."""
     index: dict[str, Path] = {}
-    for directory in [*_env_dirs(), builtin_dir()]:
+    for directory in [*env_dirs(), builtin_dir()]:
         try:
             files = sorted(directory.iterdir())
         except OSError:
@@ -85,7 +70,7 @@ def _pick_variant(parsed: ParsedFile, vname: str | None) -> HardwareProfile:
 
 
 def _unknown(spec: str, index: Mapping[str, Path]) -> UnknownHardwareError:
-    dirs = _env_dirs()
+    dirs = env_dirs()
     searched = f" (also searched {ENV_VAR}: {os.pathsep.join(map(str, dirs))})" if dirs else ""
     return UnknownHardwareError(
         f"unknown hardware {spec!r}{did_you_mean(spec.split(':')[0], index)}; "

@@ -35,6 +35,7 @@ from types import MappingProxyType
 from typing import Any
 
 from roofline.errors import ProfileError, UnknownHardwareError, did_you_mean
+from roofline.hardware.paths import ENV_VAR, builtin_dir
 
 __all__ = [
     "FUSIONS",
@@ -157,7 +158,7 @@ def runtime_data(rt: Runtime) -> dict[str, Any]:
 def runtime_yaml(rt: Runtime, header: str = "") -> str:
     """A runtime as the text of its YAML file (numbers to 4 significant digits), with
     ``header`` as a leading comment; :func:`parse_runtime` reads it back."""
-    import yaml
+    import yaml  # deferred: imported when a runtime is first read or written
 
     def clean(v: Any) -> Any:
         if isinstance(v, Mapping):
@@ -179,7 +180,7 @@ def _fail(src: str, where: str | None, message: str) -> ProfileError:
 
 def _parse_yaml(text: str, src: str) -> Any:
     """YAML without anchors, aliases or duplicate keys (one line on any problem)."""
-    import yaml
+    import yaml  # deferred: imported when a runtime is first read or written
 
     class Loader(yaml.SafeLoader):
         def compose_node(self, parent: Any, index: Any) -> Any:
@@ -294,8 +295,6 @@ def load_runtime(path: str | os.PathLike[str]) -> Runtime:
 
 def runtime_dirs() -> list[Path]:
     """Where runtimes are looked up, first wins: ``$ROOFLINE_HW_PATH/*/runtimes``, built-ins."""
-    from roofline.hardware.registry import ENV_VAR, builtin_dir
-
     raw = os.environ.get(ENV_VAR, "")
     user = [Path(d).expanduser() / "runtimes" for d in raw.split(os.pathsep) if d.strip()]
     return [*user, builtin_dir() / "runtimes"]

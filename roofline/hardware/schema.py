@@ -24,9 +24,10 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from roofline.dtypes import DTYPE_BYTES, canonical_dtype
-from roofline.errors import InputError, ProfileError, did_you_mean
+from roofline.errors import InputError, ProfileError, RooflineError, did_you_mean
 from roofline.hardware.profile import (BASES, FRACTION, KINDS, NON_NEGATIVE, OPTIONAL_FIGURES,
                                        POSITIVE, Figure, HardwareProfile, NumberRange)
+from roofline.hardware.runtime import get_runtime
 
 __all__ = ["PROFILE_ID", "ParsedFile", "build", "check_profile_id"]
 
@@ -255,9 +256,6 @@ def build(data: Any, src: str, path: str, pid: str) -> ParsedFile:
 def _runtime(r: _Reader, value: Any, path: str) -> str:
     """The runtime a profile names: a runtime id, or a .yaml file (relative to the profile's
     directory); it must exist and load."""
-    from roofline.errors import RooflineError
-    from roofline.hardware.runtime import get_runtime
-
     name = r.string(value, "runtime")
     if name.lower().endswith((".yaml", ".yml")) and path and not os.path.isabs(name):
         name = os.path.join(os.path.dirname(path), name)
