@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -182,7 +183,10 @@ def resolve_roof(hw: str | HardwareProfile | Roof | None,
         if d != hw.dtype:
             raise InputError(f"the Roof given is for {hw.dtype}, not {d}; pass a profile instead")
         return hw, None, d
-    profile = hw if isinstance(hw, HardwareProfile) else get_profile(hw)
+    if not isinstance(hw, (str, os.PathLike, HardwareProfile)):
+        raise InputError(f"hw must be a profile id, a YAML path, a HardwareProfile or a Roof, "
+                         f"got {type(hw).__name__} {hw!r:.40}")
+    profile = hw if isinstance(hw, HardwareProfile) else get_profile(os.fspath(hw))
     d = canonical_dtype(dtype or profile.default_dtype)
     return profile.roof(d), profile, d
 

@@ -275,7 +275,7 @@ def test_variant_overrides(tmp_path: Path) -> None:
 
 BAD_CASES = {
     "negative": (with_change(("mem_bw_bytes_per_s", "value"), -3),
-                 "field 'mem_bw_bytes_per_s.value': expected a positive finite number, got -3"),
+                 "field 'mem_bw_bytes_per_s.value': expected a bandwidth from 1e3 to 1e18 bytes/s, got -3"),
     "zero_peak": (with_change(("peak_macs_per_s", "int8", "value"), 0),
                   "'peak_macs_per_s.int8.value'"),
     "missing_kind": (with_change(("kind",), delete=True), "missing field 'kind'"),
@@ -316,20 +316,20 @@ BAD_CASES = {
                                       {"value": -1e-6, "basis": "fitted", "source": "x"}),
                           "field 'overhead_s_per_layer.value': expected a finite number >= 0"),
     "nan": (with_change(("mem_bw_bytes_per_s", "value"), float("nan")),
-            "field 'mem_bw_bytes_per_s.value': expected a positive finite number, got nan"),
+            "field 'mem_bw_bytes_per_s.value': expected a bandwidth from 1e3 to 1e18 bytes/s, got nan"),
     "inf": (with_change(("mem_bw_bytes_per_s", "value"), float("inf")),
             "field 'mem_bw_bytes_per_s.value'"),
     "inf_string": (with_change(("mem_bw_bytes_per_s", "value"), "1e999"),
                    "field 'mem_bw_bytes_per_s.value'"),
     "boolean": (with_change(("mem_bw_bytes_per_s", "value"), True),
-                "field 'mem_bw_bytes_per_s.value': expected a positive finite number, got true"),
+                "field 'mem_bw_bytes_per_s.value': expected a bandwidth from 1e3 to 1e18 bytes/s, got true"),
     "word": (with_change(("mem_bw_bytes_per_s", "value"), "fast"),
-             "field 'mem_bw_bytes_per_s.value': expected a positive finite number, got 'fast'"),
+             "field 'mem_bw_bytes_per_s.value': expected a bandwidth from 1e3 to 1e18 bytes/s, got 'fast'"),
     "figure_not_mapping": (with_change(("mem_bw_bytes_per_s",), [1e10]),
                            "field 'mem_bw_bytes_per_s': expected a mapping with value, basis "
                            "and source, or a bare number, got a list"),
     "bare_word": (with_change(("mem_bw_bytes_per_s",), "fast"),
-                  "field 'mem_bw_bytes_per_s': expected a positive finite number (or a "
+                  "field 'mem_bw_bytes_per_s': expected a bandwidth from 1e3 to 1e18 bytes/s (or a "
                   "mapping with value, basis and source), got 'fast'"),
     "name_not_string": (with_change(("name",), ["a"]), "field 'name': expected a non-empty"),
     "top_list": ("- a\n- b\n", "expected a mapping at the top level, got a list"),
@@ -575,11 +575,11 @@ def test_every_problem_of_a_file_at_once(tmp_path: Path) -> None:
     message = str(err.value)
     assert message.endswith(
         "many.yaml: 6 problems: (1) missing field 'name' "
-        "(2) field 'peak_macs_per_s.int8.value': expected a positive finite number, got -1 "
+        "(2) field 'peak_macs_per_s.int8.value': expected a peak from 1e3 to 1e21 MACs/s, got -1 "
         "(3) field 'peak_macs_per_s.fp32.basis': expected one of vendor, derived, measured, "
         "fitted, estimate, user, what-if, got 'guess' "
         "(4) field 'kind': expected one of cpu, gpu, dsp, npu, got 'tpu' "
-        "(5) field 'mem_bw_bytes_per_s': expected a positive finite number (or a mapping with "
+        "(5) field 'mem_bw_bytes_per_s': expected a bandwidth from 1e3 to 1e18 bytes/s (or a mapping with "
         "value, basis and source), got 'fast' "
         "(6) field 'compute_efficiency': expected a number in (0, 1] (or a mapping with value, "
         "basis and source), got 1.5"), message

@@ -46,6 +46,7 @@ from roofline.plots.saving import figure_bytes, figure_suffix
 from roofline.plots.validation import scatter
 from roofline.render.calibration import bench_text, fit_text, render_validation
 from roofline.render.report import to_json
+from roofline.render.tables import frame_csv
 
 __all__ = ["bench", "fit", "measure", "validate"]
 
@@ -159,7 +160,7 @@ def measure(models: tuple[str, ...], threads: int, dtype: str, resolution: int |
                      per_layer=per_layer, fusion=fusion, device=device, progress=_progress)
     if "layer_index" in df:
         df["layer_index"] = df["layer_index"].astype("Int64")
-    write_output(output, df.to_csv(index=False, float_format="%.6g"))
+    write_output(output, frame_csv(df, index=False, float_format="%.6g"))
     if output and output != "-":
         _progress(f"wrote {output}")
 

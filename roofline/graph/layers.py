@@ -58,9 +58,9 @@ _INT64_MAX = 2**63 - 1
 
 def check_fusion(policy: str) -> str:
     """Validate a fusion policy name."""
-    if policy not in FUSION_POLICIES:
+    if not isinstance(policy, str) or policy not in FUSION_POLICIES:
         raise InputError(
-            f"unknown fusion policy {policy!r}{did_you_mean(policy, FUSION_POLICIES)}; "
+            f"unknown fusion policy {policy!r}{did_you_mean(str(policy), FUSION_POLICIES)}; "
             f"expected one of {', '.join(FUSION_POLICIES)}"
         )
     return policy

@@ -40,7 +40,8 @@ from roofline.errors import InputError
 
 __all__ = [
     "BASES", "BASIS_LABELS", "KINDS", "OPTIONAL_FIGURES", "MODEL_FIGURES", "Figure", "Roof",
-    "HardwareProfile", "NumberRange", "POSITIVE", "NON_NEGATIVE", "FRACTION", "device",
+    "HardwareProfile", "NumberRange", "POSITIVE", "NON_NEGATIVE", "FRACTION", "PEAK_RANGE",
+    "BANDWIDTH_RANGE", "device",
     "basis_label",
 ]
 
@@ -79,6 +80,11 @@ class NumberRange:
 POSITIVE = NumberRange("a positive finite number", lambda x: x > 0)
 NON_NEGATIVE = NumberRange("a finite number >= 0", lambda x: x >= 0)
 FRACTION = NumberRange("a number in (0, 1]", lambda x: 0 < x <= 1)
+#: what a real device can be: from a microcontroller (1 kMAC/s) to far beyond any chip
+#: (1e21 MAC/s); from 1 kB/s to 1e18 B/s. Numbers outside are typos that would print
+#: "inf ms" or round to zero.
+PEAK_RANGE = NumberRange("a peak from 1e3 to 1e21 MACs/s", lambda x: 1e3 <= x <= 1e21)
+BANDWIDTH_RANGE = NumberRange("a bandwidth from 1e3 to 1e18 bytes/s", lambda x: 1e3 <= x <= 1e18)
 
 
 def _check_roof_number(name: str, value: Any, rng: NumberRange) -> None:
@@ -122,8 +128,8 @@ class Roof:
 
     def __post_init__(self) -> None:
         """Refuse impossible numbers, which a what-if (:meth:`with_`) could introduce."""
-        for name in ("peak_macs_per_s", "mem_bw_bytes_per_s"):
-            _check_roof_number(name, getattr(self, name), POSITIVE)
+        _check_roof_number("peak_macs_per_s", self.peak_macs_per_s, PEAK_RANGE)
+        _check_roof_number("mem_bw_bytes_per_s", self.mem_bw_bytes_per_s, BANDWIDTH_RANGE)
         _check_roof_number("overhead_s_per_layer", self.overhead_s_per_layer, NON_NEGATIVE)
         for name in ("compute_efficiency", "memory_efficiency"):
             _check_roof_number(name, getattr(self, name), FRACTION)

@@ -26,7 +26,8 @@ from typing import Any, TypeVar
 from roofline.dtypes import DTYPE_BYTES, canonical_dtype
 from roofline.errors import InputError, ProfileError, RooflineError, did_you_mean
 from roofline.hardware.profile import (BASES, FRACTION, KINDS, NON_NEGATIVE, OPTIONAL_FIGURES,
-                                       POSITIVE, Figure, HardwareProfile, NumberRange)
+                                       PEAK_RANGE, POSITIVE, BANDWIDTH_RANGE, Figure,
+                                       HardwareProfile, NumberRange)
 from roofline.hardware.runtime import get_runtime
 
 __all__ = ["PROFILE_ID", "ParsedFile", "build", "check_profile_id"]
@@ -58,6 +59,18 @@ def _show(value: Any) -> str:
         return "a list"
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _kind_of(value: Any) -> str:
+    """What a value is, without echoing it (a file that is not a profile at all, such as
+    /etc/passwd, must not be printed back)."""
+    if value is None:
+        return "an empty document"
+    if isinstance(value, str):
+        return f"a line of text ({len(value)} characters)"
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)} items"
+    return f"a {type(value).__name__}"
 
 
 class _Invalid(Exception):
@@ -95,7 +108,7 @@ class _Reader:
     def mapping(self, value: Any, field: str | None) -> Mapping[Any, Any]:
         if not isinstance(value, Mapping):
             at = "" if field else " at the top level"
-            raise self.fail(field, f"expected a mapping{at}, got {_show(value)}")
+            raise self.fail(field, f"expected a mapping{at}, got {_kind_of(value)}")
         return value
 
     def keys(self, m: Mapping[Any, Any], field: str | None, required: tuple[str, ...],
@@ -179,7 +192,7 @@ class _Reader:
             dtype = self.get(lambda: self.dtype(key, field))
             if dtype in out:
                 self.fail(field, f"dtype {key!r} given twice (as {dtype})")
-            fig = self.get(lambda: self.figure(raw, f"{field}.{key}"))
+            fig = self.get(lambda: self.figure(raw, f"{field}.{key}", PEAK_RANGE))
             if dtype is None or fig is None or dtype in out:
                 ok = False
             else:
@@ -231,7 +244,7 @@ def build(data: Any, src: str, path: str, pid: str) -> ParsedFile:
     kind = field("kind", lambda v: r.choice(v, "kind", KINDS))
     description = r.get(lambda: r.string(top.get("description", ""), "description",
                                          empty_ok=True))
-    bw = field("mem_bw_bytes_per_s", lambda v: r.figure(v, "mem_bw_bytes_per_s"))
+    bw = field("mem_bw_bytes_per_s", lambda v: r.figure(v, "mem_bw_bytes_per_s", BANDWIDTH_RANGE))
     runtime = field("runtime", lambda v: _runtime(r, v, path))
     optional = r.get(lambda: r.optional_figures(top, None))
     raw_variants = r.get(lambda: r.mapping(top.get("variants", {}), "variants")) or {}
@@ -287,7 +300,8 @@ def _variant(r: _Reader, base: HardwareProfile, vname: str, raw: Any) -> Hardwar
                                  f"got {dtype!r}")
     bw = base.mem_bw_bytes_per_s
     if "mem_bw_bytes_per_s" in m:
-        bw = r.get(lambda: r.figure(m["mem_bw_bytes_per_s"], f"{field}.mem_bw_bytes_per_s"))
+        bw = r.get(lambda: r.figure(m["mem_bw_bytes_per_s"], f"{field}.mem_bw_bytes_per_s",
+                                     BANDWIDTH_RANGE))
     rp = r.get(lambda: r.figure(m["ridge_point"], f"{field}.ridge_point")) \
         if "ridge_point" in m else None
     optional = {n: getattr(base, n) for n in OPTIONAL_FIGURES}

@@ -48,7 +48,7 @@ from roofline.latency.equation import HOLDS, device_at, layer_latencies, sweep
 from roofline.units import si
 
 __all__ = ["Preset", "PAPER_PRESET", "DEFAULT_PRESET", "PRESETS", "LAYER_RULES", "BYTE_RULES",
-           "OP_CLASSES", "PAPER_PANELS", "MAX_RIDGE_POINTS", "get_preset", "resolve_preset",
+           "OP_CLASSES", "PAPER_PANELS", "MAX_RIDGE_POINT", "MAX_RIDGE_POINTS", "get_preset", "resolve_preset",
            "check_hold", "op_class", "parse_ridge_points"]
 
 LAYER_RULES = ("all", "macs")
@@ -284,6 +284,8 @@ def resolve_preset(preset: str | Preset, *, hw: str | None = None, hold: str | N
 
 _RANGE = re.compile(r"^\s*([^:]+):([^:]+)(?::([^:]+))?\s*$")
 MAX_RIDGE_POINTS = 100_000
+#: the largest ridge point a sweep takes (MACs/byte): 2000x beyond the paper's accelerators
+MAX_RIDGE_POINT = 1e6
 
 
 def parse_ridge_points(spec: str | float | Sequence[float]) -> np.ndarray:
@@ -313,8 +315,9 @@ def parse_ridge_points(spec: str | float | Sequence[float]) -> np.ndarray:
     if not values:
         raise InputError(f"--rp {spec!r} has no ridge points; expected e.g. 0:500:5 or 0,5,50,500")
     arr = np.asarray(values, dtype=float)
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        raise InputError(f"ridge points must be finite and >= 0 (MACs/byte), got {spec!r}")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr > MAX_RIDGE_POINT):
+        raise InputError(f"ridge points must be from 0 to {MAX_RIDGE_POINT:g} MACs/byte, "
+                         f"got {spec!r}")
     return arr
 
 

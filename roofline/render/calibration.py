@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from roofline.render.tables import render_table, to_json
+from roofline.render.tables import frame_csv, render_table, to_json
 from roofline.units import si
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -118,7 +118,7 @@ def render_validation(v: Validation, fmt: str, plot: str | None = None) -> str:
     if fmt == "json":
         return to_json(v.to_dict())
     if fmt == "csv":  # MACs are integers: all their digits, not 6 significant ones
-        return v.models.astype({"macs": "int64"}).to_csv(index=False, float_format="%.6g")
+        return frame_csv(v.models.astype({"macs": "int64"}), index=False, float_format="%.6g")
     return validation_text(v.head, v.stats, v.models, v.layer_stats, plot)
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from roofline import __version__
 from roofline.render.report import markdown_table, ms, render_table, si, to_json
+from roofline.render.tables import frame_csv
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -49,7 +50,7 @@ def compare_text(df: pd.DataFrame, fmt: str) -> str:
     devices = df.attrs.get("devices", {})
     bar = df.attrs.get("min_top1")
     if fmt == "csv":
-        return df.to_csv(index=False, float_format="%.10g")
+        return frame_csv(df, index=False, float_format="%.10g")
     if fmt == "json":
         return to_json({"roofline_version": __version__, "devices": devices, "min_top1": bar,
                         "units": {"latency_s": "seconds", "macs": "multiply-accumulates",

@@ -12,7 +12,8 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from roofline import __version__
-from roofline.render.tables import csv_text, markdown_table, render_table, to_json, wrap
+from roofline.render.tables import (csv_text, frame_csv, markdown_table, render_table, to_json,
+                                    wrap)
 from roofline.units import column_decimals, ms, si
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -172,7 +173,7 @@ def analysis_markdown(a: Analysis, top: int = 10) -> str:
 
 def analysis_csv(a: Analysis) -> str:
     """The full layer table as CSV (raw numbers; units in the column names)."""
-    return a.layers.to_csv(index_label="layer")
+    return frame_csv(a.layers, index_label="layer")
 
 
 def render_analysis(a: Analysis, fmt: str, top: int = 10) -> str:
@@ -323,7 +324,7 @@ def sweep_text(df: pd.DataFrame, preset: Preset, fmt: str) -> str:
     if fmt == "csv":
         cols = ["model", "rp", "latency_ms", "mac_equivalents", "memory_bound_fraction",
                 "peak_macs_per_s", "mem_bw_bytes_per_s", "preset"]
-        return out[cols].to_csv(index=False, float_format="%.10g")
+        return frame_csv(out[cols], index=False, float_format="%.10g")
     if preset.hold == "bandwidth":
         device = (f"device at RP: PeakMACs = RP x {si(preset.mem_bw_bytes_per_s, 'B/s')}; "
                   f"RP 0 = {si(preset.peak_macs_per_s, 'MAC/s')}, no memory term")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from roofline import __version__
 from roofline.errors import InputError, did_you_mean
 from roofline.render.report import markdown_table, render_table, si, to_json
+from roofline.render.tables import frame_csv
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -28,7 +29,7 @@ def render(s: Survey, fmt: str, top: int = 10) -> str | bytes:
     """The survey in one of :data:`FORMATS`: a leaderboard (table, markdown) or every row
     (csv, json, parquet; raw numbers, units in the column names)."""
     if fmt == "csv":
-        return s.frame().to_csv(index=False)
+        return frame_csv(s.frame(), index=False)
     if fmt == "json":
         return to_json({
             "roofline_version": __version__,

@@ -13,7 +13,8 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["render_table", "markdown_table", "csv_text", "to_json", "wrap"]
+__all__ = ["render_table", "markdown_table", "csv_text", "frame_csv", "spreadsheet_safe", "to_json",
+           "wrap"]
 
 
 def render_table(rows: Sequence[Sequence[Any]], headers: Sequence[str],
@@ -31,17 +32,42 @@ def render_table(rows: Sequence[Sequence[Any]], headers: Sequence[str],
     return "\n".join([line(cells[0]), sep] + [line(r) for r in cells[1:]])
 
 
+#: a cell starting with one of these is a formula to a spreadsheet (CSV injection)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula (``=cmd|...``, ``+1``, ``@x``)
+    gets a leading apostrophe, as OWASP advises; numbers and other text pass unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_text(rows: Sequence[dict[str, Any]], fieldnames: Sequence[str] | None = None,
              lineterminator: str = "\n") -> str:
-    """Rows of dicts as CSV text (raw values); the header is the first row's keys unless
-    ``fieldnames`` is given. Lines end in LF, as pandas writes them, so every CSV the
-    toolkit writes looks the same."""
+    """Rows of dicts as CSV text (raw values, text made spreadsheet-safe); the header is the
+    first row's keys unless ``fieldnames`` is given. Lines end in LF, as pandas writes
+    them, so every CSV the toolkit writes looks the same."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(fieldnames or rows[0]),
                        lineterminator=lineterminator)
     w.writeheader()
-    w.writerows(rows)
+    w.writerows({k: spreadsheet_safe(v) for k, v in r.items()} for r in rows)
     return buf.getvalue()
+
+
+def frame_csv(df: Any, **to_csv: Any) -> str:
+    """A DataFrame as CSV text with every text cell made spreadsheet-safe (the one way the
+    toolkit writes a frame to CSV)."""
+    text_columns = [c for c in df.columns if getattr(df[c].dtype, "kind", "") == "O"]
+    if text_columns:
+        df = df.copy()
+        for c in text_columns:
+            df[c] = df[c].map(spreadsheet_safe)
+    if to_csv.get("index", True) and getattr(df.index.dtype, "kind", "") == "O":
+        df = df.set_axis(df.index.map(spreadsheet_safe), axis=0)
+    return df.to_csv(**to_csv)
 
 
 def wrap(text: str, width: int = 96) -> list[str]:
