@@ -22,6 +22,7 @@ from roofline import __version__
 from roofline import cache as trace_cache
 from roofline.dtypes import canonical_dtype
 from roofline.errors import InputError, NoInputShapeError
+from roofline.graph.deployed import deployed_layer_table, is_deployed, read_deployed
 from roofline.graph.layers import check_fusion, layer_table
 from roofline.hardware.profile import HardwareProfile, Roof
 from roofline.hardware.registry import get_profile
@@ -214,7 +215,12 @@ def analyze(
     named models are cached on disk (``cache.py``); ``cache=False`` traces afresh.
     ``form``: a named model is analysed re-parameterised as deployed ("inference", MobileOne,
     FastViT) or as constructed ("training"); an nn.Module is analysed as given.
+    A ``.tflite`` or ``.onnx`` path is analysed as deployed: see :func:`analyze_deployed`.
     """
+    if is_deployed(model):
+        return analyze_deployed(model, hw, dtype=dtype, weight_dtype=weight_dtype,
+                                fusion=fusion, resolution=resolution, batch=batch,
+                                input_shape=input_shape, inputs=inputs, kwargs=kwargs)
     check_fusion(fusion)
     roof, profile, d = resolve_roof(hw, dtype)
     wd = canonical_dtype(weight_dtype) if weight_dtype else d
@@ -240,6 +246,54 @@ def analyze(
         model=label, layers=layers, totals=tot, dtype=d, weight_dtype=wd, fusion=fusion,
         input_shapes=[list(r.shape) for r in tr.inputs], unsupported=tr.unsupported(),
         coverage=tr.coverage(), roof=roof, profile=profile, ops_traced=len(tr.ops), **meta,
+    )
+
+
+def analyze_deployed(path: Any, hw: str | HardwareProfile | Roof | None = None, *,
+                     dtype: str | None = None, weight_dtype: str | None = None,
+                     fusion: str = "tflite", resolution: int | None = None, batch: int = 1,
+                     input_shape: Any = None, inputs: Any = None,
+                     kwargs: dict[str, Any] | None = None) -> Analysis:
+    """Analyse a deployed .tflite/.onnx file: one layer per op, bytes at each tensor's dtype.
+
+    The file fixes what a torch model leaves open: its ops are the layers (``fusion`` is
+    reported as ``deployed``), its tensors' dtypes decide the bytes, its inputs have their
+    shapes. So ``dtype``/``weight_dtype`` are accepted only when they name the file's own
+    (they could not re-size its tensors), and a fusion other than the default, a resolution,
+    an input shape, a batch or inputs are rejected.
+    """
+    name = str(path)
+    asked = {"--resolution": resolution, "--input-shape": input_shape, "inputs": inputs,
+             "kwargs": kwargs, "--batch": None if batch == 1 else batch,
+             "--fusion": None if fusion == "tflite" else fusion}
+    for opt, v in asked.items():
+        if v is not None:
+            raise InputError(f"{name}: {opt} does not apply to a deployed model file, whose "
+                             f"ops, input shapes and dtypes are fixed; drop {opt}")
+    g = read_deployed(path)
+    for opt, want, have in (("--dtype", dtype, g.dtype),
+                            ("--weight-dtype", weight_dtype, g.weight_dtype)):
+        if want is not None and canonical_dtype(want) != have:
+            raise InputError(f"{name} computes in {have} (each tensor's own dtype decides its "
+                             f"bytes); {opt} {want} cannot re-size it: drop {opt} or export "
+                             f"the model in {canonical_dtype(want)}")
+    roof, profile, d = resolve_roof(hw, g.dtype)
+    layers = deployed_layer_table(g)
+    if roof is not None:
+        layers = layer_times(layers, roof)
+    tot = totals(layers)
+    tr = g.trace
+    tot["params"] = tr.param_count
+    shapes = [list(r.shape) for r in tr.inputs]
+    res = None
+    if len(shapes) == 1 and len(shapes[0]) == 4:
+        s = shapes[0]
+        res = s[3] if s[2] == s[3] else s[2] if s[1] == s[2] else None
+    return Analysis(
+        model=g.path.name, layers=layers, totals=tot, dtype=d, weight_dtype=g.weight_dtype,
+        fusion="deployed", input_shapes=shapes, unsupported=tr.unsupported(),
+        coverage=tr.coverage(), roof=roof, profile=profile, resolution=res, batch=1,
+        source=g.format, ops_traced=len(tr.ops), notes=list(g.notes),
     )
 
 

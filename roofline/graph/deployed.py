@@ -44,10 +44,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..dtypes import TORCH_ITEMSIZE
-from ..errors import InputError
-from ..layers import COLUMNS
-from ..records import OpRecord, Ref, Trace
+from roofline.dtypes import TORCH_ITEMSIZE
+from roofline.errors import InputError
+from roofline.graph.layers import COLUMNS
+from roofline.graph.records import OpRecord, Ref, Trace
 
 __all__ = [
     "DEPLOYED_SUFFIXES", "DEPLOYED_COLUMNS", "TensorInfo", "Node", "DeployedGraph",
@@ -132,9 +132,9 @@ def read_deployed(path: str | Path) -> DeployedGraph:
     if not p.is_file():
         raise InputError(f"{p}: no such file; expected a .{fmt} model file")
     if fmt == "tflite":
-        from .tflite import read_tflite
+        from roofline.graph.tflite import read_tflite
         return read_tflite(p)
-    from .onnx import read_onnx
+    from roofline.graph.onnx import read_onnx
     return read_onnx(p)
 
 

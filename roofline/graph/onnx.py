@@ -35,8 +35,8 @@ from math import prod
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from .deployed import (DeployedGraph, Node, TensorInfo, build_trace, dominant_dtypes,
+from roofline.errors import InputError
+from roofline.graph.deployed import (DeployedGraph, Node, TensorInfo, build_trace, dominant_dtypes,
                        float_islands, require)
 
 __all__ = ["read_onnx", "OP_KINDS", "QDQ_FUSABLE"]
@@ -165,6 +165,20 @@ def _macs(node: Any, ins: list[str],
                 sizes[c] = max(sizes.get(c, 1), n)
         return "matmul", prod(sizes.values()), ()
     return None
+
+
+def _layer_name(node: Any, ins: list[str], weights: set[str]) -> str:
+    """A readable layer name: the module path of the weight ("blocks.0.conv_pw.weight"), or
+    the torch exporter's name scope of the node, or the node's own name."""
+    for t in ins[1:]:
+        if t in weights and ".weight" in t:
+            return t.split(".weight")[0]
+    for p in node.metadata_props:
+        if p.key == "pkg.torch.onnx.name_scopes":
+            scopes = [s.strip(" '\"") for s in p.value.strip("[]").split(",")]
+            if len(scopes) >= 2 and scopes[-2]:
+                return scopes[-2]
+    return node.name or (node.output[0] if node.output else node.op_type)
 
 
 def _present(ins: list[str], i: int | None) -> tuple[int, ...]:
@@ -311,7 +325,7 @@ def _read(p: Path, model: Any, onnx: Any) -> DeployedGraph:
             const.update(outs_names)
         node = Node(i, n.op_type, "copy" if kind == "view" else kind,
                     [index(t, n) for t in present], [index(o, n) for o in outs_names], macs,
-                    kind != "unknown", role, n.name or outs_names[0], "", bias)
+                    kind != "unknown", role, _layer_name(n, ins_names, const), "", bias)
         nodes.append(node)
         if i in wrapped:
             extra_ops[i] = f"DQ+{n.op_type}+Q"

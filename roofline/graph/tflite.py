@@ -36,8 +36,8 @@ from math import prod
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from .deployed import (DeployedGraph, Node, TensorInfo, build_trace, dominant_dtypes,
+from roofline.errors import InputError
+from roofline.graph.deployed import (DeployedGraph, Node, TensorInfo, build_trace, dominant_dtypes,
                        float_islands, require)
 
 __all__ = ["read_tflite", "tflite_partitions", "OP_KINDS"]
@@ -208,12 +208,32 @@ def _parse(tfl: Any, buf: bytes) -> tuple[list[TensorInfo], list[Node], list[int
             known = kind != "unknown"
         bias = tuple(present.index(ins[j]) for j in _BIAS.get(name, ())
                      if j < len(ins) and ins[j] >= 0)
-        label = tensors[outs[0]].name if outs else f"op{i}"
+        label = _module_path(tensors[outs[0]].name) if outs else ""
         nodes.append(Node(i, name, "copy" if kind == "view" else kind, present, outs, macs,
-                          known, "view" if kind == "view" else "compute", label, fused, bias))
+                          known, "view" if kind == "view" else "compute",
+                          label or f"{name.lower()}_{i}", fused, bias))
     g_in = [int(t) for t in sg.InputsAsNumpy()] if sg.InputsLength() else []
     g_out = [int(t) for t in sg.OutputsAsNumpy()] if sg.OutputsLength() else []
     return tensors, nodes, g_in, g_out
+
+
+def _module_path(tensor: str) -> str:
+    """The torch module path in a litert-torch tensor name, '' when there is none.
+
+    ``timm.models.mobilenetv3.MobileNetV3/torch.nn.modules.container.Sequential_blocks/
+    timm.models._efficientnet_blocks.InvertedResidual_1/torch.nn.modules.conv.Conv2d_conv_pw;1``
+    -> ``blocks.1.conv_pw`` (each component is ``qualified.Class_attribute``).
+    """
+    paths = [t for t in tensor.split(";") if "/" in t and "<locals>" not in t]
+    if not paths:
+        return ""
+    first = paths[-1]  # fused ops list their sources; the contraction comes last
+    parts = []
+    for comp in first.split("/")[1:]:
+        cls_attr = comp.rsplit(".", 1)[-1]
+        if "_" in cls_attr:
+            parts.append(cls_attr.split("_", 1)[1])
+    return ".".join(parts)
 
 
 @contextlib.contextmanager
