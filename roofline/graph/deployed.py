@@ -129,8 +129,10 @@ def read_deployed(path: str | Path) -> DeployedGraph:
     fmt = DEPLOYED_SUFFIXES.get(p.suffix.lower())
     if fmt is None:
         raise InputError(f"{p}: not a deployed model; expected a .tflite or .onnx file")
-    if not p.is_file():
+    if not p.exists():
         raise InputError(f"{p}: no such file; expected a .{fmt} model file")
+    if not p.is_file():
+        raise InputError(f"{p}: not a regular file; expected a .{fmt} model file")
     if fmt == "tflite":
         from roofline.graph.tflite import read_tflite
         return read_tflite(p)

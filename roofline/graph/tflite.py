@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from math import prod
 from pathlib import Path
@@ -146,7 +147,7 @@ def read_tflite(path: str | Path) -> DeployedGraph:
     except InputError:
         raise
     except Exception as e:  # a truncated or corrupt flatbuffer fails anywhere inside
-        raise InputError(f"{p}: corrupt or truncated TFLite flatbuffer ({type(e).__name__}); "
+        raise InputError(f"{p}: corrupt or truncated TFLite flatbuffer ({_first_line(e)}); "
                          f"expected a complete .tflite file") from None
     partitions = tflite_partitions(p, buf, len(nodes), nodes)
     trace, _ = build_trace(p.name, tensors, nodes, g_in, g_out,
@@ -217,6 +218,12 @@ def _parse(tfl: Any, buf: bytes) -> tuple[list[TensorInfo], list[Node], list[int
     return tensors, nodes, g_in, g_out
 
 
+def _first_line(e: Exception, limit: int = 120) -> str:
+    """The start of an exception's message, on one line."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _module_path(tensor: str) -> str:
     """The torch module path in a litert-torch tensor name, '' when there is none.
 
@@ -262,9 +269,11 @@ def tflite_partitions(path: Path, buf: bytes, n_ops: int, nodes: list[Node]) -> 
             it.allocate_tensors()
             details = it._get_ops_details()  # the only listing of the delegated graph
     except Exception as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InputError(f"{path}: LiteRT cannot load this model ({msg}); expected a .tflite "
-                         f"file its interpreter runs") from None
+        text = " ".join(str(e).split())
+        bad = re.search(r"Node number (\d+) \((\w+)\) failed", text)
+        op = f": op {bad.group(1)} ({bad.group(2)}) cannot run" if bad else ""
+        raise InputError(f"{path}: LiteRT cannot load this model{op} ({_first_line(e)}); "
+                         f"expected a .tflite file its interpreter runs") from None
     producer = {t: n.index for n in nodes for t in n.outputs}
     inputs_of = {n.index: n.inputs for n in nodes}
     part: dict[int, int] = {}
