@@ -23,6 +23,7 @@ import torch.nn as nn  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
 import roofline  # noqa: E402
+import roofline.zoo  # noqa: E402
 from roofline.cli import main  # noqa: E402
 from roofline.errors import InputError  # noqa: E402
 from roofline.graph.deployed import DEPLOYED_COLUMNS, deployed_layer_table, read_deployed  # noqa: E402
@@ -393,3 +394,55 @@ def test_file_is_not_changed(exported):
     before = path.read_bytes(), os.stat(path).st_mtime_ns
     roofline.analyze(str(path), hw="pixel6_cpu")
     assert (path.read_bytes(), os.stat(path).st_mtime_ns) == before
+
+
+# --------------------------------------------------------------------------- zoo acceptance
+#
+# Every zoo model, exported for real: the deployed graph's MACs within 2% of the torch
+# trace's. Exports take seconds to minutes each, so these are marked slow and use the export
+# cache (roofline.runtimes.export); timings are in the module docstring of the report.
+
+ZOO = roofline.zoo.names()
+#: int8 TFLite (PT2E) for a convnet, a hybrid, a float-island-heavy and a ViT-like model;
+#: fp32 TFLite for the rest (same ops, same MACs; the conversion is about half the time)
+INT8_TFLITE = ("mnv4_conv_small", "mobilenetv3_large_100", "efficientnet_b0", "fastvit_t8")
+INT8_ONNX = ("mnv4_conv_small", "mobilenetv3_large_100")
+
+
+def zoo_export(name: str, fmt: str, dtype: str, root: Path) -> Path:
+    """The exported zoo model: through the export command's cache when it exists."""
+    try:
+        from roofline.runtimes.export import export
+    except ImportError:
+        pass
+    else:
+        return export(name, to=fmt, dtype=dtype)
+    src = roofline.zoo.resolve(name)
+    module = roofline.zoo.lookup(name).build("inference", device="cpu")
+    torch.manual_seed(0)
+    x = torch.randn(src.input_shape(None, 1))
+    fn = export_tflite if fmt == "tflite" else export_onnx
+    return fn(module, (x,), root / f"{name}_{dtype}.{fmt}", dtype == "int8")
+
+
+def _zoo_cases() -> list:
+    cases = []
+    for name in ZOO:
+        cases.append(pytest.param(name, "onnx", "int8" if name in INT8_ONNX else "fp32",
+                                  marks=pytest.mark.slow, id=f"{name}-onnx"))
+        cases.append(pytest.param(name, "tflite", "int8" if name in INT8_TFLITE else "fp32",
+                                  marks=pytest.mark.slow, id=f"{name}-tflite"))
+    for name in INT8_TFLITE:  # fp32 too, so both TFLite dtypes are checked on these
+        cases.append(pytest.param(name, "tflite", "fp32", marks=pytest.mark.slow,
+                                  id=f"{name}-tflite-fp32"))
+    return cases
+
+
+@pytest.mark.parametrize("name,fmt,dtype", _zoo_cases())
+def test_zoo_deployed_macs_match_the_torch_trace(name, fmt, dtype, tmp_path_factory):
+    torch_macs = roofline.analyze(name).totals["macs"]
+    path = zoo_export(name, fmt, dtype, tmp_path_factory.mktemp("zoo"))
+    a = roofline.analyze(str(path), hw="pixel6_cpu")
+    assert a.dtype == dtype
+    assert abs(a.totals["macs"] - torch_macs) <= 0.02 * torch_macs, (
+        name, fmt, dtype, a.totals["macs"], torch_macs, a.unsupported)
