@@ -23,11 +23,11 @@ import torch.nn as nn  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
 import roofline  # noqa: E402
-import roofline.zoo  # noqa: E402
+import roofline.models.zoo as zoo  # noqa: E402
 from roofline.cli import main  # noqa: E402
 from roofline.errors import InputError  # noqa: E402
 from roofline.graph.deployed import DEPLOYED_COLUMNS, deployed_layer_table, read_deployed  # noqa: E402
-from roofline.layers import COLUMNS  # noqa: E402
+from roofline.graph.layers import COLUMNS  # noqa: E402
 
 # --------------------------------------------------------------------------- tiny modules
 
@@ -110,8 +110,10 @@ def export_tflite(module: nn.Module, args: tuple, path: Path, int8: bool) -> Pat
     if not int8:
         litert_torch.convert(module, args).export(str(path))
         return path
-    from litert_torch.quantize.pt2e_quantizer import (PT2EQuantizer,
-                                                      get_symmetric_quantization_config)
+    from litert_torch.quantize.pt2e_quantizer import (
+        PT2EQuantizer,
+        get_symmetric_quantization_config,
+    )
     from litert_torch.quantize.quant_config import QuantConfig
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
@@ -132,8 +134,12 @@ def export_onnx(module: nn.Module, args: tuple, path: Path, int8: bool) -> Path:
     if not int8:
         return path
     import onnx  # deferred: heavy import
-    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
-                                          quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     names = [i.name for i in onnx.load(str(fp32)).graph.input]
@@ -402,7 +408,7 @@ def test_file_is_not_changed(exported):
 # trace's. Exports take seconds to minutes each, so these are marked slow and use the export
 # cache (roofline.runtimes.export); timings are in the module docstring of the report.
 
-ZOO = roofline.zoo.names()
+ZOO = zoo.names()
 #: int8 TFLite (PT2E) for a convnet, a hybrid, a float-island-heavy and a ViT-like model;
 #: fp32 TFLite for the rest (same ops, same MACs; the conversion is about half the time)
 INT8_TFLITE = ("mnv4_conv_small", "mobilenetv3_large_100", "efficientnet_b0", "fastvit_t8")
@@ -417,8 +423,8 @@ def zoo_export(name: str, fmt: str, dtype: str, root: Path) -> Path:
         pass
     else:
         return export(name, to=fmt, dtype=dtype)
-    src = roofline.zoo.resolve(name)
-    module = roofline.zoo.lookup(name).build("inference", device="cpu")
+    src = zoo.resolve(name)
+    module = zoo.lookup(name).build("inference", device="cpu")
     torch.manual_seed(0)
     x = torch.randn(src.input_shape(None, 1))
     fn = export_tflite if fmt == "tflite" else export_onnx

@@ -36,8 +36,15 @@ from pathlib import Path
 from typing import Any
 
 from roofline.errors import InputError
-from roofline.graph.deployed import (DeployedGraph, Node, TensorInfo, build_trace, dominant_dtypes,
-                       float_islands, require)
+from roofline.graph.deployed import (
+    DeployedGraph,
+    Node,
+    TensorInfo,
+    build_trace,
+    dominant_dtypes,
+    float_islands,
+    require,
+)
 
 __all__ = ["read_onnx", "OP_KINDS", "QDQ_FUSABLE"]
 

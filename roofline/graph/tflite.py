@@ -38,8 +38,15 @@ from pathlib import Path
 from typing import Any
 
 from roofline.errors import InputError
-from roofline.graph.deployed import (DeployedGraph, Node, TensorInfo, build_trace, dominant_dtypes,
-                       float_islands, require)
+from roofline.graph.deployed import (
+    DeployedGraph,
+    Node,
+    TensorInfo,
+    build_trace,
+    dominant_dtypes,
+    float_islands,
+    require,
+)
 
 __all__ = ["read_tflite", "tflite_partitions", "OP_KINDS"]
 
