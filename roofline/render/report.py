@@ -90,7 +90,8 @@ def _top_rows(a: Analysis, k: int) -> tuple[list[list[Any]], list[str], str]:
 
 def _coverage_line(a: Analysis) -> str:
     if not a.unsupported:
-        return f"coverage  {a.ops_traced} aten ops traced, every one accounted for"
+        what = "ops read from the file" if a.fusion == "deployed" else "aten ops traced"
+        return f"coverage  {a.ops_traced} {what}, every one accounted for"
     listed = ", ".join(f"{k} x{v}" for k, v in sorted(a.unsupported.items(), key=lambda kv: -kv[1]))
     return (f"coverage  {a.coverage:.1%} of data-moving ops understood; unsupported "
             f"(bytes counted, MACs unknown): {listed}")
