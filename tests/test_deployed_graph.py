@@ -395,6 +395,23 @@ def test_an_op_the_runtime_cannot_run(tmp_path):
         read_deployed(path)
 
 
+def test_onnx_symbolic_batch_is_one_other_symbols_refused(exported, tmp_path):
+    import onnx  # deferred: heavy import
+
+    m = onnx.load(str(exported("dw", "onnx", "fp32")))
+    for vi in (m.graph.input[0], m.graph.output[0]):
+        vi.type.tensor_type.shape.dim[0].dim_param = "N"
+    del m.graph.value_info[:]
+    onnx.save(m, str(tmp_path / "batch.onnx"))
+    g = read_deployed(tmp_path / "batch.onnx")
+    assert deployed_layer_table(g)["macs"].sum() == 16 * 16 * 8 * 9
+    assert any("symbolic batch dimension 'N' taken as 1" in n for n in g.notes)
+    m.graph.input[0].type.tensor_type.shape.dim[2].dim_param = "H"
+    onnx.save(m, str(tmp_path / "height.onnx"))
+    with pytest.raises(InputError, match="shape of 'x' unknown.*static shapes"):
+        read_deployed(tmp_path / "height.onnx")
+
+
 def test_file_is_not_changed(exported):
     path = exported("linear", "tflite", "int8")
     before = path.read_bytes(), os.stat(path).st_mtime_ns

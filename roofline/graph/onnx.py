@@ -202,12 +202,40 @@ def read_onnx(path: str | Path) -> DeployedGraph:
     try:
         model = onnx.load(str(p), load_external_data=False)
         onnx.checker.check_model(model)
-        model = onnx.shape_inference.infer_shapes(model, data_prop=True)
     except Exception as e:
         msg = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
         raise InputError(f"{p}: not a readable ONNX model ({msg}); expected a complete .onnx "
                          f"file") from None
-    return _read(p, model, onnx)
+    notes = _fix_batch(model)
+    try:
+        model = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except Exception as e:
+        msg = " ".join(str(e).split())[:160] or type(e).__name__
+        raise InputError(f"{p}: ONNX shape inference failed ({msg}); expected a model whose "
+                         f"shapes onnx can infer") from None
+    g = _read(p, model, onnx)
+    g.notes += notes
+    return g
+
+
+def _fix_batch(model: Any) -> list[str]:
+    """Take a symbolic leading (batch) dimension of the graph inputs as 1, as analysed.
+
+    Other symbolic dimensions stay unknown; a contraction that reads them is refused.
+    """
+    initializers = {i.name for i in model.graph.initializer}
+    notes = []
+    for vi in model.graph.input:
+        if vi.name in initializers or not vi.type.HasField("tensor_type"):
+            continue
+        dims = vi.type.tensor_type.shape.dim
+        if len(dims) and not dims[0].HasField("dim_value"):
+            name = dims[0].dim_param or "?"
+            dims[0].dim_value = 1
+            notes.append(f"input {vi.name!r}: symbolic batch dimension {name!r} taken as 1")
+    if notes:  # stale inferred shapes would carry the symbol on
+        del model.graph.value_info[:]
+    return notes
 
 
 def _tensor_infos(model: Any, onnx: Any, path: Path) -> dict[str, TensorInfo]:
