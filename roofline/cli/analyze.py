@@ -45,7 +45,9 @@ def analyze(model: str, hw: str, dtype: str | None, weight_dtype: str | None,
             timeout_s: float | None) -> None:
     """Per-layer MACs, bytes and predicted latency of MODEL on a device.
 
-    MODEL is a zoo name (`roofline zoo list`), any timm model name, or path/to/file.py:factory.
+    MODEL is a zoo name (`roofline zoo list`), any timm model name, or path/to/file.py:factory,
+    or a deployed model file (.tflite, .onnx): one layer per op of the file, bytes at each
+    tensor's own dtype, delegate partitions and float islands as columns.
     """
     from roofline.analysis import analyze as run  # deferred: heavy import (pandas)
     from roofline.hardware.registry import get_profile  # deferred: with the analysis
