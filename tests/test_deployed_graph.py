@@ -211,6 +211,7 @@ HAND = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["tflite", "onnx"])
 @pytest.mark.parametrize("dtype", ["fp32", "int8"])
 @pytest.mark.parametrize("case", list(HAND))
@@ -232,12 +233,14 @@ def test_conv_and_linear_by_hand(exported, case, fmt, dtype):
         assert row["ops"].startswith("DQ+") and row["ops"].endswith("+Q")
 
 
+@pytest.mark.slow
 def test_depthwise_relu_is_one_tflite_op(exported):
     df = deployed_layer_table(read_deployed(exported("dw", "tflite", "int8")))
     assert list(df["ops"]) == ["TRANSPOSE", "DEPTHWISE_CONV_2D+RELU", "TRANSPOSE"]
     assert df["delegated"].all() and set(df["partition"]) == {0}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["tflite", "onnx"])
 @pytest.mark.parametrize("case,macs", [("bmm", 2 * 5 * 3 * 7), ("bmm_bcast", 2 * 3 * 5 * 4 * 7),
                                        ("bmm_adj", 2 * 5 * 3 * 7)])
@@ -249,6 +252,7 @@ def test_batched_matmul_by_hand(exported, case, fmt, macs):
     assert row["output_bytes"] == out * 4
 
 
+@pytest.mark.slow
 def test_onnx_qdq_matmul_reads_quantised_activations(exported):
     df = deployed_layer_table(read_deployed(exported("bmm", "onnx", "int8")))
     row = _mac_row(df)
@@ -260,6 +264,7 @@ def test_onnx_qdq_matmul_reads_quantised_activations(exported):
     assert set(q["ops"]) == {"QuantizeLinear", "DequantizeLinear"}
 
 
+@pytest.mark.slow
 def test_float_island_between_int8_ops(exported):
     df = deployed_layer_table(read_deployed(exported("ln", "tflite", "int8")))
     ops = list(df["ops"])
@@ -273,6 +278,7 @@ def test_float_island_between_int8_ops(exported):
     assert df["float_island"].iloc[lo + 1:hi].all()
 
 
+@pytest.mark.slow
 def test_partitions_around_an_op_xnnpack_does_not_take(exported):
     df = deployed_layer_table(read_deployed(exported("hswish", "tflite", "int8")))
     assert list(df["ops"]) == ["TRANSPOSE", "CONV_2D", "HARD_SWISH", "CONV_2D", "TRANSPOSE"]
@@ -281,6 +287,7 @@ def test_partitions_around_an_op_xnnpack_does_not_take(exported):
     assert df["partition"].isna().tolist() == [False, False, True, False, False]
 
 
+@pytest.mark.slow
 def test_reshapes_are_views(exported):
     # bmm_bcast: the converter reshapes around BROADCAST_TO; reshapes move no bytes
     g = read_deployed(exported("bmm_bcast", "tflite", "fp32"))
@@ -294,6 +301,7 @@ def test_reshapes_are_views(exported):
 # --------------------------------------------------------------------------- API and CLI
 
 
+@pytest.mark.slow
 def test_analyze_api_and_cli_json_agree(exported):
     path = exported("group", "tflite", "int8")
     a = roofline.analyze(str(path), hw="pixel6_cpu")
@@ -314,6 +322,7 @@ def test_analyze_api_and_cli_json_agree(exported):
     assert r.exit_code == 0 and "fusion deployed" in r.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("opt", [["--dtype", "fp16"], ["--fusion", "full"], ["-r", "224"],
                                  ["--batch", "2"], ["--input-shape", "1,3,8,8"]])
 def test_options_that_cannot_apply_to_a_file(exported, opt):
@@ -324,6 +333,7 @@ def test_options_that_cannot_apply_to_a_file(exported, opt):
     assert "\n" not in line and str(path) in line and opt[0] in line
 
 
+@pytest.mark.slow
 def test_dtype_naming_the_files_own_is_accepted(exported):
     a = roofline.analyze(str(exported("group", "tflite", "int8")), hw="pixel6_cpu",
                          dtype="int8")
@@ -331,6 +341,23 @@ def test_dtype_naming_the_files_own_is_accepted(exported):
 
 
 # --------------------------------------------------------------------------- bad files
+
+
+def test_non_model_files_one_line_exit_2(tmp_path):
+    files = {"text.tflite": b"not a model\n", "empty.tflite": b"", "tiny.tflite": b"TFL3",
+             "text.onnx": b"not a model\n", "empty.onnx": b"", "tag.onnx": b"\x08"}
+    paths = {}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        paths[name] = tmp_path / name
+    paths["missing.tflite"] = tmp_path / "missing.tflite"
+    paths["a_directory.onnx"] = tmp_path / "a_directory.onnx"
+    paths["a_directory.onnx"].mkdir()
+    for name, path in paths.items():
+        r = CliRunner().invoke(main, ["analyze", str(path), "--hw", "pixel6_cpu"])
+        assert r.exit_code == 2, (name, r.output)
+        assert r.output.count("\n") == 1 and "Traceback" not in r.output, (name, r.output)
+        assert str(path) in r.output and path.suffix in r.output, (name, r.output)
 
 
 def _bad_files(root: Path, good_tflite: Path, good_onnx: Path) -> dict[str, Path]:
@@ -352,6 +379,7 @@ def _bad_files(root: Path, good_tflite: Path, good_onnx: Path) -> dict[str, Path
     return out
 
 
+@pytest.mark.slow
 def test_bad_files_one_line_exit_2(exported, tmp_path):
     files = _bad_files(tmp_path, exported("dw", "tflite", "int8"), exported("dw", "onnx", "fp32"))
     files["missing.onnx"] = tmp_path / "missing.onnx"
@@ -368,6 +396,7 @@ def test_bad_files_one_line_exit_2(exported, tmp_path):
         assert f".{expected}" in r.output.lower() or expected in r.output.lower(), r.output
 
 
+@pytest.mark.slow
 def test_an_op_the_runtime_cannot_run(tmp_path):
     """An int8 SOFTMAX whose output scale is not 1/256: LiteRT refuses it at load."""
 
@@ -395,6 +424,7 @@ def test_an_op_the_runtime_cannot_run(tmp_path):
         read_deployed(path)
 
 
+@pytest.mark.slow
 def test_onnx_symbolic_batch_is_one_other_symbols_refused(exported, tmp_path):
     import onnx  # deferred: heavy import
 
@@ -412,6 +442,7 @@ def test_onnx_symbolic_batch_is_one_other_symbols_refused(exported, tmp_path):
         read_deployed(tmp_path / "height.onnx")
 
 
+@pytest.mark.slow
 def test_file_is_not_changed(exported):
     path = exported("linear", "tflite", "int8")
     before = path.read_bytes(), os.stat(path).st_mtime_ns
@@ -421,15 +452,17 @@ def test_file_is_not_changed(exported):
 
 # --------------------------------------------------------------------------- zoo acceptance
 #
-# Every zoo model, exported for real: the deployed graph's MACs within 2% of the torch
-# trace's. Exports take seconds to minutes each, so these are marked slow and use the export
-# cache (roofline.runtimes.export); timings are in the module docstring of the report.
+# The issue's acceptance: every zoo model exported for real, its deployed graph's MACs within
+# 2% of the torch trace's. An export costs 5-40 s of CPU (int8 TFLite the most), so the whole
+# zoo (27 models x int8 TFLite and ONNX) takes far longer than CI's budget on a cold export
+# cache: it runs with ROOFLINE_TEST_ALL_EXPORTS=1 (`make test-exports`). Without it, a
+# representative set runs: a convnet, a float-island-heavy convnet with 16 XNNPACK
+# partitions, and a hybrid, int8 TFLite and fp32 ONNX, plus ORT's int8 QDQ on one.
 
 ZOO = zoo.names()
-#: int8 TFLite (PT2E) for a convnet, a hybrid, a float-island-heavy and a ViT-like model;
-#: fp32 TFLite for the rest (same ops, same MACs; the conversion is about half the time)
-INT8_TFLITE = ("mnv4_conv_small", "mobilenetv3_large_100", "efficientnet_b0", "fastvit_t8")
-INT8_ONNX = ("mnv4_conv_small", "mobilenetv3_large_100")
+ALL_EXPORTS = os.environ.get("ROOFLINE_TEST_ALL_EXPORTS") == "1"
+REPRESENTATIVE = ("mnv4_conv_small", "mobilenetv3_large_100", "fastvit_t8")
+INT8_ONNX = ("mnv4_conv_small",)
 
 
 def zoo_export(name: str, fmt: str, dtype: str, root: Path) -> Path:
@@ -450,14 +483,14 @@ def zoo_export(name: str, fmt: str, dtype: str, root: Path) -> Path:
 
 def _zoo_cases() -> list:
     cases = []
-    for name in ZOO:
-        cases.append(pytest.param(name, "onnx", "int8" if name in INT8_ONNX else "fp32",
-                                  marks=pytest.mark.slow, id=f"{name}-onnx"))
-        cases.append(pytest.param(name, "tflite", "int8" if name in INT8_TFLITE else "fp32",
-                                  marks=pytest.mark.slow, id=f"{name}-tflite"))
-    for name in INT8_TFLITE:  # fp32 too, so both TFLite dtypes are checked on these
-        cases.append(pytest.param(name, "tflite", "fp32", marks=pytest.mark.slow,
-                                  id=f"{name}-tflite-fp32"))
+    for name in ZOO if ALL_EXPORTS else REPRESENTATIVE:
+        cases.append(pytest.param(name, "tflite", "int8", marks=pytest.mark.slow,
+                                  id=f"{name}-tflite-int8"))
+        cases.append(pytest.param(name, "onnx", "fp32", marks=pytest.mark.slow,
+                                  id=f"{name}-onnx-fp32"))
+    for name in INT8_ONNX:
+        cases.append(pytest.param(name, "onnx", "int8", marks=pytest.mark.slow,
+                                  id=f"{name}-onnx-int8"))
     return cases
 
 
