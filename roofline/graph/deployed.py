@@ -36,6 +36,7 @@ quantised activations; QUANTIZE/DEQUANTIZE themselves are the island's boundarie
 from __future__ import annotations
 
 import importlib
+import itertools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,17 +147,17 @@ def _is_static(t: TensorInfo) -> bool:
 
 def build_trace(model: str, tensors: list[TensorInfo], nodes: list[Node],
                 graph_inputs: list[int], graph_outputs: list[int],
-                meta: dict[str, Any] | None = None) -> tuple[Trace, dict[int, bool]]:
-    """Op records of a deployed graph (nodes in execution order), and which ops were folded.
+                meta: dict[str, Any] | None = None) -> Trace:
+    """Op records of a deployed graph (nodes in execution order).
 
-    Returns the trace and, per node index, whether it is a layer (``compute``) rather than a
-    view or an op folded away on constants.
+    A view aliases its input (role ``view``); an op that reads only constants is folded
+    (role ``const``) and its outputs become weights; every other op is a layer (``compute``).
     """
     value_of: dict[int, int] = {}
     weight: dict[int, bool] = {}
     params_of: dict[int, tuple[int, ...]] = {}
     params: list[tuple[str, int]] = []
-    counter = iter(range(1 << 62))
+    counter = itertools.count()
 
     def ref(tid: int) -> Ref:
         t = tensors[tid]
@@ -173,7 +174,6 @@ def build_trace(model: str, tensors: list[TensorInfo], nodes: list[Node],
 
     inputs = tuple(ref(t) for t in graph_inputs)
     ops: list[OpRecord] = []
-    is_layer: dict[int, bool] = {}
     for n in nodes:
         for t in n.inputs:
             ref(t)
@@ -186,7 +186,6 @@ def build_trace(model: str, tensors: list[TensorInfo], nodes: list[Node],
             refs_in = tuple(ref(t) for t in n.inputs)
             ops.append(OpRecord(n.index, n.op, n.kind, "view", n.name, n.op, 0, refs_in,
                                 tuple(ref(t) for t in n.outputs), n.known))
-            is_layer[n.index] = False
             continue
         folded = bool(n.inputs) and not data or n.role == "const"
         keep = [i for i, t in enumerate(n.inputs)
@@ -202,13 +201,11 @@ def build_trace(model: str, tensors: list[TensorInfo], nodes: list[Node],
                 value_of[t], weight[t], params_of[t] = next(counter), True, derived
             ops.append(OpRecord(n.index, n.op, n.kind, "const", n.name, n.op, 0, refs_in,
                                 tuple(ref(t) for t in n.outputs), n.known))
-            is_layer[n.index] = False
             continue
         ops.append(OpRecord(n.index, n.op, n.kind, "compute", n.name, n.op, int(n.macs),
                             refs_in, tuple(ref(t) for t in n.outputs), n.known))
-        is_layer[n.index] = True
     outputs = tuple(ref(t) for t in graph_outputs)
-    return Trace(model, inputs, outputs, ops, params, 0, dict(meta or {})), is_layer
+    return Trace(model, inputs, outputs, ops, params, 0, dict(meta or {}))
 
 
 def float_islands(trace: Trace) -> dict[int, bool]:

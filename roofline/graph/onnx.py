@@ -366,7 +366,7 @@ def _read(p: Path, model: Any, onnx: Any) -> DeployedGraph:
             extra_ops[i] = f"DQ+{n.op_type}+Q"
     g_in = [index(v.name) for v in g.input if v.name not in const]
     g_out = [index(rename.get(v.name, v.name)) for v in g.output]
-    trace, _ = build_trace(p.name, tensors, nodes, g_in, g_out,
+    trace = build_trace(p.name, tensors, nodes, g_in, g_out,
                            {"format": "onnx", "path": str(p)})
     islands = float_islands(trace)
     extra = {n.index: {"ops": extra_ops.get(n.index, n.op), "partition": None,

@@ -157,7 +157,7 @@ def read_tflite(path: str | Path) -> DeployedGraph:
         raise InputError(f"{p}: corrupt or truncated TFLite flatbuffer ({_first_line(e)}); "
                          f"expected a complete .tflite file") from None
     partitions = tflite_partitions(p, buf, len(nodes), nodes)
-    trace, _ = build_trace(p.name, tensors, nodes, g_in, g_out,
+    trace = build_trace(p.name, tensors, nodes, g_in, g_out,
                            {"format": "tflite", "path": str(p)})
     islands = float_islands(trace)
     extra = {}
