@@ -298,6 +298,135 @@ def test_reshapes_are_views(exported):
     assert len(df) == len(g.trace.ops) - len(views)
 
 
+# --------------------------------------------------------------------------- ONNX by hand
+#
+# Graphs written with onnx.helper (no export): formulas the exporters rarely emit.
+
+
+def _onnx_file(path: Path, nodes: list, inputs: list, outputs: list, inits: list = (),
+               opset: int = 21, value_info: list = (), domains: dict | None = None) -> Path:
+    import onnx  # deferred: heavy import
+    from onnx import helper
+
+    vi = helper.make_tensor_value_info
+    g = helper.make_graph(nodes, "g", [vi(*i) for i in inputs], [vi(*o) for o in outputs],
+                          initializer=list(inits), value_info=[vi(*v) for v in value_info])
+    ops = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, v)
+                                              for d, v in (domains or {}).items()]
+    onnx.save(helper.make_model(g, opset_imports=ops), str(path))
+    return path
+
+
+def _init(name: str, dims: list[int], dtype: str):
+    from onnx import numpy_helper  # deferred: heavy import
+
+    return numpy_helper.from_array(np.ones(dims, dtype=dtype), name)
+
+
+def _one_layer(path: Path):
+    df = deployed_layer_table(read_deployed(path))
+    return _mac_row(df), df
+
+
+def test_onnx_gemm_trans_a(tmp_path):
+    from onnx import TensorProto as T
+    from onnx import helper
+
+    f = _onnx_file(tmp_path / "gemm.onnx",
+                   [helper.make_node("Gemm", ["a", "w", "b"], ["y"], transA=1)],
+                   [("a", T.FLOAT, [32, 4])], [("y", T.FLOAT, [4, 64])],
+                   [_init("w", [32, 64], "float32"), _init("b", [64], "float32")])
+    row, _ = _one_layer(f)
+    assert row["macs"] == 4 * 64 * 32 and row["op"] == "linear"
+    assert row["weight_bytes"] == (32 * 64 + 64) * 4 and row["params"] == 32 * 64 + 64
+
+
+def test_onnx_grouped_conv_transpose(tmp_path):
+    from onnx import TensorProto as T
+    from onnx import helper
+
+    # weight [C_in=8, C_out/groups=2, 3, 3], 2 groups: 4 output channels, stride 2: 9x9
+    f = _onnx_file(tmp_path / "convt.onnx",
+                   [helper.make_node("ConvTranspose", ["x", "w"], ["y"], group=2,
+                                     strides=[2, 2])],
+                   [("x", T.FLOAT, [1, 8, 4, 4])], [("y", T.FLOAT, [1, 4, 9, 9])],
+                   [_init("w", [8, 2, 3, 3], "float32")])
+    row, _ = _one_layer(f)
+    assert row["macs"] == 8 * 4 * 4 * 2 * 9 and row["op"] == "convtranspose2d"
+    assert row["output_bytes"] == 4 * 81 * 4
+
+
+def test_onnx_qlinear_conv_bytes(tmp_path):
+    from onnx import TensorProto as T
+    from onnx import helper
+
+    inits = [_init("w", [8, 4, 3, 3], "int8"), _init("bias", [8], "int32"),
+             _init("xs", [], "float32"), _init("xz", [], "uint8"), _init("ws", [8], "float32"),
+             _init("wz", [8], "int8"), _init("ys", [], "float32"), _init("yz", [], "uint8")]
+    f = _onnx_file(tmp_path / "qconv.onnx",
+                   [helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys",
+                                                     "yz", "bias"], ["y"], pads=[1, 1, 1, 1])],
+                   [("x", T.UINT8, [1, 4, 8, 8])], [("y", T.UINT8, [1, 8, 8, 8])], inits)
+    g = read_deployed(f)
+    row, _ = _one_layer(f)
+    assert row["macs"] == 8 * 8 * 8 * 4 * 9 and row["op"] == "conv2d"
+    # int8 weights + int32 bias; scales and zero points are not counted
+    assert row["weight_bytes"] == 8 * 4 * 9 + 8 * 4 and row["params"] == 8 * 4 * 9 + 8
+    assert row["input_bytes"] == 4 * 64 and row["output_bytes"] == 8 * 64
+    assert g.dtype == "int8" and g.weight_dtype == "int8"
+
+
+def test_onnx_einsum_and_broadcast_matmul(tmp_path):
+    from onnx import TensorProto as T
+    from onnx import helper
+
+    f = _onnx_file(tmp_path / "einsum.onnx",
+                   [helper.make_node("Einsum", ["q", "k"], ["s"],
+                                     equation="bhqd,bhkd->bhqk")],
+                   [("q", T.FLOAT, [1, 2, 5, 8]), ("k", T.FLOAT, [1, 2, 6, 8])],
+                   [("s", T.FLOAT, [1, 2, 5, 6])])
+    row, _ = _one_layer(f)
+    assert row["macs"] == 2 * 5 * 6 * 8 and row["op"] == "matmul"
+    f = _onnx_file(tmp_path / "mm.onnx", [helper.make_node("MatMul", ["a", "b"], ["y"])],
+                   [("a", T.FLOAT, [2, 1, 5, 7]), ("b", T.FLOAT, [3, 7, 4])],
+                   [("y", T.FLOAT, [2, 3, 5, 4])])
+    row, _ = _one_layer(f)
+    assert row["macs"] == 2 * 3 * 5 * 4 * 7 and row["input_bytes"] == (70 + 84) * 4
+
+
+def test_onnx_unknown_op_is_listed_not_dropped(tmp_path):
+    from onnx import TensorProto as T
+    from onnx import helper
+
+    f = _onnx_file(tmp_path / "custom.onnx",
+                   [helper.make_node("Relu", ["x"], ["m"]),
+                    helper.make_node("Foo", ["m"], ["y"], domain="com.example")],
+                   [("x", T.FLOAT, [1, 4])], [("y", T.FLOAT, [1, 4])],
+                   value_info=[("m", T.FLOAT, [1, 4])], domains={"com.example": 1})
+    a = roofline.analyze(str(f))
+    assert a.unsupported == {"Foo": 1} and a.coverage == 0.5
+    assert a.layers["bytes"].tolist() == [32.0, 32.0]   # its bytes are still counted
+
+
+def test_onnx_static_operands_and_views(tmp_path):
+    from onnx import TensorProto as T
+    from onnx import helper, numpy_helper
+
+    shape = numpy_helper.from_array(np.array([1, 12], dtype=np.int64), "shape")
+    f = _onnx_file(tmp_path / "view.onnx",
+                   [helper.make_node("Reshape", ["x", "shape"], ["r"]),
+                    helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 1]),
+                    helper.make_node("Relu", ["r"], ["y"])],
+                   [("x", T.FLOAT, [1, 3, 4])],
+                   [("y", T.FLOAT, [1, 12]), ("t", T.FLOAT, [1, 4, 3])], [shape])
+    g = read_deployed(f)
+    df = deployed_layer_table(g)
+    # the reshape is a view (no layer), its shape operand no weight; relu reads x itself
+    assert list(df["module_type"]) == ["Transpose", "Relu"]
+    assert df["weight_bytes"].sum() == 0 and g.trace.param_count == 0
+    assert df["input_bytes"].tolist() == [48.0, 48.0]
+
+
 # --------------------------------------------------------------------------- API and CLI
 
 
