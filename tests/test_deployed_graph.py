@@ -97,6 +97,24 @@ class ConvHardswishConv(nn.Module):
         return self.b(nn.functional.hardswish(self.a(x)))
 
 
+class ConvTranspose(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.ConvTranspose2d(8, 4, 3, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class Conv3d(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv3d(2, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
 def _calibration(args: tuple[torch.Tensor, ...], n: int = 3) -> list[tuple[torch.Tensor, ...]]:
     g = torch.Generator().manual_seed(0)
     return [tuple(torch.randn(a.shape, generator=g) for a in args) for _ in range(n)]
@@ -169,6 +187,8 @@ CASES = {
     "bmm_adj": (MatmulTransposed, ((2, 5, 7), (2, 3, 7))),
     "ln": (LayerNormMLP, ((1, 6, 8),)),
     "hswish": (ConvHardswishConv, ((1, 4, 8, 8),)),
+    "convt": (ConvTranspose, ((1, 8, 4, 4),)),
+    "conv3d": (Conv3d, ((1, 2, 4, 6, 6),)),
 }
 
 
@@ -250,6 +270,22 @@ def test_batched_matmul_by_hand(exported, case, fmt, macs):
     assert row["macs"] == macs and row["op"] == "matmul" and row["weight_bytes"] == 0
     out = np.prod([2, 3, 5, 4]) if case == "bmm_bcast" else 2 * 5 * 3
     assert row["output_bytes"] == out * 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["tflite", "onnx"])
+@pytest.mark.parametrize("case,kind,macs,w", [
+    # input 8x4x4 x (C_out 4 x 3x3); weight 8x4x3x3
+    ("convt", "convtranspose2d", 8 * 4 * 4 * 4 * 9, 8 * 4 * 9),
+    # output 4x4x6x6 x (C_in 2 x 3x3x3); weight 4x2x3x3x3
+    ("conv3d", "conv3d", 4 * 4 * 6 * 6 * 2 * 27, 4 * 2 * 27),
+])
+def test_transposed_and_3d_conv_by_hand(exported, case, fmt, kind, macs, w):
+    df = deployed_layer_table(read_deployed(exported(case, fmt, "fp32")))
+    row = _mac_row(df)
+    assert row["macs"] == macs and row["op"] == kind
+    # fp32 weights and a bias of 4 (TFLite's CONV_3D keeps a zero bias and adds the real one)
+    assert row["weight_bytes"] == w * 4 + 16
 
 
 @pytest.mark.slow
