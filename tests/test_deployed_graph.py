@@ -334,6 +334,15 @@ def test_reshapes_are_views(exported):
     assert len(df) == len(g.trace.ops) - len(views)
 
 
+def test_reader_kinds_are_registered_kinds():
+    from roofline.graph import onnx as onnx_reader
+    from roofline.graph import tflite as tflite_reader
+    from roofline.graph.kinds import KINDS
+
+    for table in (tflite_reader.OP_KINDS, onnx_reader.OP_KINDS):
+        assert set(table.values()) <= set(KINDS)
+
+
 # --------------------------------------------------------------------------- ONNX by hand
 #
 # Graphs written with onnx.helper (no export): formulas the exporters rarely emit.

@@ -73,6 +73,9 @@ def _kinds() -> dict[str, Kind]:
         Kind("copy", "copies and layout changes (clone, repeat, scatter into a copy)"),
         Kind("index", "gathers, scatters and lookups (embedding, index_select, ...)"),
         Kind("fft", "discrete Fourier transforms (not counted as MACs, as FlopCounterMode)"),
+        Kind("quantize", "quantise or dequantise between int8 and float: in a deployed graph "
+                         "(QUANTIZE/DEQUANTIZE, QuantizeLinear/DequantizeLinear), the boundary "
+                         "of a float island"),
         Kind("fill", "writes values that depend on no input (zeros, arange, randn): an "
                      "activation, not a weight"),
         Kind("unknown", "an op with no formula and no category (listed as unsupported)"),
