@@ -22,7 +22,8 @@ from roofline import __version__
 from roofline import cache as trace_cache
 from roofline.dtypes import canonical_dtype
 from roofline.errors import InputError, NoInputShapeError
-from roofline.graph.deployed import deployed_layer_table, is_deployed, read_deployed
+from roofline.graph.deployed import deployed_layer_table, is_deployed
+from roofline.graph.deployed_file import read_deployed
 from roofline.graph.layers import check_fusion, layer_table
 from roofline.hardware.profile import HardwareProfile, Roof
 from roofline.hardware.registry import get_profile

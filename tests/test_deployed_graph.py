@@ -26,7 +26,8 @@ import roofline  # noqa: E402
 import roofline.models.zoo as zoo  # noqa: E402
 from roofline.cli import main  # noqa: E402
 from roofline.errors import InputError  # noqa: E402
-from roofline.graph.deployed import DEPLOYED_COLUMNS, deployed_layer_table, read_deployed  # noqa: E402
+from roofline.graph.deployed import DEPLOYED_COLUMNS, deployed_layer_table  # noqa: E402
+from roofline.graph.deployed_file import read_deployed  # noqa: E402
 from roofline.graph.layers import COLUMNS  # noqa: E402
 
 # --------------------------------------------------------------------------- tiny modules

@@ -52,7 +52,7 @@ from roofline.graph.records import OpRecord, Ref, Trace
 
 __all__ = [
     "DEPLOYED_SUFFIXES", "DEPLOYED_COLUMNS", "TensorInfo", "Node", "DeployedGraph",
-    "is_deployed", "read_deployed", "build_trace", "deployed_layer_table", "require",
+    "is_deployed", "build_trace", "deployed_layer_table", "require",
 ]
 
 #: file suffixes read as deployed graphs, and the reader of each
@@ -122,23 +122,6 @@ class DeployedGraph:
 def is_deployed(model: Any) -> bool:
     """Whether ``model`` names a deployed file (by suffix: .tflite, .onnx)."""
     return isinstance(model, (str, Path)) and Path(model).suffix.lower() in DEPLOYED_SUFFIXES
-
-
-def read_deployed(path: str | Path) -> DeployedGraph:
-    """Read a .tflite or .onnx file into op records (InputError for anything unreadable)."""
-    p = Path(path)
-    fmt = DEPLOYED_SUFFIXES.get(p.suffix.lower())
-    if fmt is None:
-        raise InputError(f"{p}: not a deployed model; expected a .tflite or .onnx file")
-    if not p.exists():
-        raise InputError(f"{p}: no such file; expected a .{fmt} model file")
-    if not p.is_file():
-        raise InputError(f"{p}: not a regular file; expected a .{fmt} model file")
-    if fmt == "tflite":
-        from roofline.graph.tflite import read_tflite
-        return read_tflite(p)
-    from roofline.graph.onnx import read_onnx
-    return read_onnx(p)
 
 
 def _is_static(t: TensorInfo) -> bool:
