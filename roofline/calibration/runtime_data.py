@@ -59,7 +59,7 @@ def _read_table(path: os.PathLike[str] | str) -> pd.DataFrame:
     """The deployed layer table of a file (kept in memory by path, size and mtime)."""
     # deferred: heavy import (the deployed-graph readers load the TFLite/ONNX schemas)
     from roofline.graph.deployed import deployed_layer_table
-    from roofline.graph.deployed_file import read_deployed
+    from roofline.graph.deployed_file import read_deployed  # deferred: as above
 
     st = os.stat(path)
     key = (os.fspath(path), st.st_mtime, st.st_size)
