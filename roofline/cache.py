@@ -203,13 +203,13 @@ def _owned_files() -> tuple[list[Path], list[Path]]:
         return [], []
     traces = list(directory.glob("*.json.gz"))
     other = [*directory.glob(".tmp-*"), *directory.glob("timm-models-*.json"),
-             *(directory / "surveys").glob("*.jsonl")]
+             *(directory / "surveys").glob("*.jsonl"), *(directory / "exports").glob("*.*")]
     return traces, other
 
 
 def clear() -> int:
-    """Delete every cached trace, survey journal and model list; returns how many traces.
-    Files that cannot be removed (a read-only cache) are named in one OutputError."""
+    """Delete every cached trace, survey journal, model list and exported file; returns how
+    many traces. Files that cannot be removed (a read-only cache) are named in one OutputError."""
     traces, other = _owned_files()
     stuck: list[str] = []
     for p in traces + other:

@@ -68,3 +68,11 @@ def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:
             if len(hits) >= n:
                 break
     return f" (did you mean {', '.join(hits)}?)" if hits else ""
+
+
+class ExportError(RooflineError):
+    """A model the converter (litert-torch, torch.onnx) rejects; the message names the op."""
+
+
+class MissingExtraError(RooflineError):
+    """An optional dependency that is not installed; the message names the extra to install."""

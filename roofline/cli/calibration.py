@@ -36,6 +36,7 @@ from roofline.cli.runtime_fit import (
     runtime_applies,
     validate_command,
 )
+from roofline.cli.runtimes import RUNTIME_CHOICES, measure_on_runtime
 from roofline.errors import RooflineError
 from roofline.graph.layers import FUSION_POLICIES
 from roofline.hardware.io import check_profile_text, profile_yaml
@@ -111,7 +112,9 @@ def bench(output: str | None, profile_id: str | None, threads: int | None, devic
 @click.argument("models", nargs=-1, required=True)
 @click.option("--threads", "-t", type=int, default=1, show_default=True,
               help="torch intra-op threads.")
-@click.option("--dtype", default="fp32", show_default=True, help="fp32, bf16 or fp16.")
+@click.option("--dtype", default=None,
+              help="torch: fp32 (default), bf16 or fp16; litert: int8 (default), fp16, fp32; "
+              "onnxruntime: int8 (default) or fp32.")
 @click.option("--resolution", "-r", type=int, default=None,
               help="Input resolution; default: each model's zoo (paper) resolution.")
 @click.option("--repeats", type=int, default=7, show_default=True,
@@ -127,21 +130,38 @@ def bench(output: str | None, profile_id: str | None, threads: int | None, devic
 @click.option("--fusion", type=click.Choice(FUSION_POLICIES), default="tflite",
               show_default=True, help="Layer grouping of the --per-layer rows.")
 @click.option("--output", "-o", default=None, help="CSV file to write; default: stdout.")
+@click.option("--runtime", type=click.Choice(RUNTIME_CHOICES), default="torch",
+              show_default=True, help="torch eager, LiteRT (XNNPACK; runs the exported "
+              ".tflite) or ONNX Runtime (CPU; runs the exported .onnx).")
+@click.option("--per-op", is_flag=True,
+              help="With --runtime onnxruntime: also each node's time from ORT's profiler.")
 @user_errors
 @model_input_options(resolution=False, input_shape=False)  # its own -r; errors name only it
-def measure(models: tuple[str, ...], threads: int, dtype: str, resolution: int | None,
+def measure(models: tuple[str, ...], threads: int, dtype: str | None, resolution: int | None,
             repeats: int, min_time: float, warmup: float, per_layer: bool, device: str,
-            fusion: str, output: str | None) -> None:
-    """Measure the real latency of MODELS on this machine (torch eager, batch 1).
+            fusion: str, output: str | None, runtime: str, per_op: bool) -> None:
+    """Measure the real latency of MODELS on this machine (batch 1).
 
     MODELS are zoo names, globs over the zoo ('mnv4*'), 'all', timm names or
-    file.py:factory. Weights are random but deterministic; the latency is the median of
-    --repeats repeats, each the mean of many runs, after a warm-up. Writes CSV:
-    model,resolution,dtype,threads,latency_ms,runs,... for `roofline fit` and `validate`.
+    file.py:factory; with --runtime litert/onnxruntime also .tflite/.onnx files. Weights are
+    random but deterministic; the latency is the median of --repeats repeats, each the mean
+    of many runs, after a warm-up. Writes CSV: model,resolution,dtype,threads,latency_ms,
+    runs,... for `roofline fit` and `validate`; a runtime's rows add `runtime` and the graph
+    it ran (delegate partitions, ops outside the delegate, float/TRANSPOSE/QUANTIZE ops).
 
     \b
     roofline measure mnv4_conv_small mobilenetv2_100 --threads 1 -o measured.csv
+    roofline measure mnv4_conv_small fastvit_t8 --runtime litert --dtype int8
     """
+    if runtime != "torch":
+        check_output(output)
+        return measure_on_runtime(models, runtime, threads=threads, dtype=dtype,
+                                  resolution=resolution, repeats=repeats, min_time=min_time,
+                                  warmup=warmup, per_layer=per_layer, per_op=per_op,
+                                  device=device, output=output)
+    if per_op:
+        raise RooflineError("--per-op times a runtime's own ops; with torch use --per-layer")
+    dtype = dtype or "fp32"
     check_output(output)
     check_run_threads(threads)
     check_eager_dtype(dtype)

@@ -1,0 +1,231 @@
+"""Static int8 quantisation for LiteRT: litert-torch's PT2E quantizer, with its gaps closed.
+
+litert-torch's ``PT2EQuantizer`` (int8 weights per-channel symmetric, int8 activations static
+per-tensor) annotates convolutions and linear layers by aten target, but finds additions,
+multiplications, concatenations and pools through ``source_fn_stack`` metadata, which
+``torch.export`` (non-strict, the default) no longer writes. On such graphs it leaves residual
+ADDs, SE blocks, activations that do not directly follow a conv, in float, each wrapped in
+DEQUANTIZE/QUANTIZE, and ops the XNNPACK delegate cannot take split the delegate graph. Those
+are conversion defects, not runtime facts; :func:`make_quantizer` fixes what a deployment
+engineer would:
+
+- add/sub/mul (residuals, SE gating, layer scales), mean, average pools and resizes are
+  quantised by aten target when their inputs are quantised; clamp-style activations, pads
+  and max-pools share their input's parameters;
+- hard-swish and hard-sigmoid are rewritten as their definition (``x * relu6(x + 3) / 6``):
+  the XNNPACK delegate of ai-edge-litert 2.3 rejects int8 HARD_SWISH, so each one split the
+  graph (MobileNetV3-L: 16 partitions, 15 HARD_SWISH outside, 25 DEQUANTIZE / 27 QUANTIZE ->
+  1 partition, no DEQUANTIZE/QUANTIZE);
+- SiLU is rewritten as ``x * sigmoid(x)`` (int8 LOGISTIC + MUL in the delegate instead of a
+  float LOGISTIC + MUL island);
+- a Python number in add/sub/mul becomes a constant of the other operand's rank, so the op
+  keeps NHWC (a 0-d constant made litert-torch's layout pass wrap the op in TRANSPOSEs).
+
+Kept in float on purpose (measured: XNNPACK here runs them in float inside the delegate but
+not in int8): attention cores (Q @ K^T, softmax, @ V, and a scale or mask applied to them),
+LayerNorm/GroupNorm (lowered to MEAN, SQUARED_DIFFERENCE, RSQRT, ...). A binary op whose
+input comes from such a float op is left float too, so the float core stays one island.
+
+Remaining defects, not fixed here: GELU (int8 GELU is what the converter emits between two
+quantised ops, and XNNPACK rejects it: FastViT-T8 keeps 17 GELU outside the delegate, 18
+partitions); MNv4-Hybrid's multi-query attention (K/V shared by the heads: the converter emits
+BROADCAST_TO and a FULLY_CONNECTED with a non-constant filter, both rejected by XNNPACK, 8 of
+each outside the delegate); int8 PADV2 (a pad with a non-zero value, EfficientViT-B1).
+
+Every rewrite keeps the model's arithmetic (an aten op replaced by its definition).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = ["make_quantizer", "rewrite_for_xnnpack", "scalars_to_tensors"]
+
+
+def _aten() -> Any:
+    import torch  # deferred: heavy import
+
+    return torch.ops.aten
+
+
+def rewrite_for_xnnpack(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
+    """Replace ops XNNPACK cannot run in int8 by their definition in ops it can.
+
+    hardswish(x) = x * hardtanh(x + 3, 0, 6) / 6 and hardsigmoid(x) = hardtanh(x + 3, 0, 6) / 6
+    (PyTorch's own definitions): TFLite's int8 HARD_SWISH exists but the XNNPACK delegate in
+    ai-edge-litert 2.3 does not take it, so every hard-swish split the delegate graph.
+    silu(x) = x * sigmoid(x): int8 LOGISTIC (fixed output scale 1/256) and MUL run in the
+    delegate, where the fused SiLU stayed a float LOGISTIC + MUL island between DEQUANTIZE
+    and QUANTIZE.
+    """
+    aten = _aten()
+    graph = gm.graph
+    for node in list(graph.nodes):
+        if node.op != "call_function":
+            continue
+        if node.target in (aten.silu.default, aten.silu_.default):
+            with graph.inserting_before(node):
+                gate = graph.call_function(aten.sigmoid.default, (node.args[0],))
+                out = graph.call_function(aten.mul.Tensor, (node.args[0], gate))
+            gate.meta = dict(node.meta)
+            out.meta = dict(node.meta)
+            node.replace_all_uses_with(out)
+            graph.erase_node(node)
+        elif node.target in (aten.hardswish.default, aten.hardswish_.default,
+                           aten.hardsigmoid.default, aten.hardsigmoid_.default):
+            x = node.args[0]
+            swish = node.target in (aten.hardswish.default, aten.hardswish_.default)
+            with graph.inserting_before(node):
+                shifted = graph.call_function(aten.add.Tensor, (x, 3.0))
+                gate = graph.call_function(aten.hardtanh.default, (shifted, 0.0, 6.0))
+                if swish:
+                    prod = graph.call_function(aten.mul.Tensor, (x, gate))
+                    out = graph.call_function(aten.mul.Tensor, (prod, 1.0 / 6.0))
+                else:
+                    out = graph.call_function(aten.mul.Tensor, (gate, 1.0 / 6.0))
+            for new in (shifted, gate, out):
+                new.meta = dict(node.meta)
+            if swish:
+                prod.meta = dict(node.meta)
+            node.replace_all_uses_with(out)
+            graph.erase_node(node)
+    graph.lint()
+    gm.recompile()
+    return gm
+
+
+def scalars_to_tensors(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
+    """Make the Python-number operand of add/sub/mul a constant of the other operand's rank
+    (all dimensions 1), so it can be quantised and the op keeps NHWC.
+
+    litert-torch's own pass makes such numbers 0-d tensors, and its layout pass leaves any op
+    with a non-4-D input in NCHW: every ``x + 3`` or ``x * scale`` gained a TRANSPOSE pair.
+    """
+    import torch  # deferred: heavy import
+
+    aten = torch.ops.aten
+    targets = {aten.add.Tensor, aten.add_.Tensor, aten.sub.Tensor, aten.sub_.Tensor,
+               aten.mul.Tensor, aten.mul_.Tensor}
+    count = 0
+    for node in list(gm.graph.nodes):
+        if node.op != "call_function" or node.target not in targets or len(node.args) < 2:
+            continue
+        tensors = [a for a in node.args[:2] if isinstance(a, torch.fx.Node)]
+        val = tensors[0].meta.get("val") if len(tensors) == 1 else None
+        if val is None or not hasattr(val, "dim"):
+            continue
+        args = list(node.args)
+        for i, a in enumerate(args[:2]):
+            if isinstance(a, (int, float)) and not isinstance(a, bool):
+                name = f"_roofline_scalar_{count}"
+                count += 1
+                const = torch.full([1] * max(val.dim(), 1), float(a), dtype=val.dtype)
+                gm.register_buffer(name, const)
+                with gm.graph.inserting_before(node):
+                    attr = gm.graph.get_attr(name)
+                attr.meta["val"] = const
+                args[i] = attr
+        node.args = tuple(args)
+    gm.graph.lint()
+    gm.recompile()
+    return gm
+
+
+def make_quantizer(*, extra: bool = True) -> Any:
+    """A PT2E quantizer: litert-torch's per-channel static config, plus (``extra``) the
+    annotations and rewrites described in the module docstring."""
+    import torch  # deferred: heavy import
+    from litert_torch.quantize.pt2e_quantizer import (  # deferred: heavy import
+        PT2EQuantizer, get_symmetric_quantization_config)
+    from litert_torch.quantize.pt2e_quantizer_utils import propagate_annotation
+    from torchao.quantization.pt2e.quantizer import (QuantizationAnnotation,
+                                                     SharedQuantizationSpec)
+
+    config = get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False)
+    aten = torch.ops.aten
+    act = config.input_activation
+    fixed = config.fixed_qparams
+
+    binary = {aten.add.Tensor, aten.add_.Tensor, aten.sub.Tensor, aten.sub_.Tensor,
+              aten.mul.Tensor, aten.mul_.Tensor}
+    own_output = {aten.mean.dim, aten.avg_pool2d.default,
+                  aten.upsample_nearest2d.vec, aten.upsample_bilinear2d.vec}
+    shared = {aten.relu.default, aten.relu_.default, aten.hardtanh.default,
+              aten.hardtanh_.default, aten.clamp.default, aten.permute.default,
+              aten.transpose.int, aten.view.default, aten.reshape.default,
+              aten.flatten.using_ints, aten.max_pool2d.default, aten.pad.default,
+              aten.constant_pad_nd.default, aten.contiguous.default, aten.squeeze.dim,
+              aten.unsqueeze.default, aten.slice.Tensor, aten.select.int,
+              aten.pixel_shuffle.default}
+    fixed_output = {aten.sigmoid.default, aten.sigmoid_.default}
+
+    views = {aten.view.default, aten.reshape.default, aten.permute.default,
+             aten.transpose.int, aten.flatten.using_ints, aten.contiguous.default,
+             aten.clone.default, aten.squeeze.dim, aten.squeeze.dims, aten.unsqueeze.default,
+             aten.expand.default, aten.slice.Tensor, aten.select.int, aten.split.Tensor,
+             aten.split_with_sizes.default, aten.chunk.default, aten.unbind.int}
+
+    def annotated(n: Any) -> bool:
+        a = n.meta.get("quantization_annotation")
+        return bool(a is not None and a._annotated)
+
+    def quantised_output(n: Any) -> bool:
+        a = n.meta.get("quantization_annotation")
+        return bool(a is not None and a._annotated and a.output_qspec is not None
+                    and a.output_qspec is not fixed)
+
+    def quantised_source(n: Any) -> bool:
+        """Whether a tensor comes (through views) from a quantised op or a constant: only
+        then is the consumer quantised too, so float cores (attention's matmuls and softmax,
+        which XNNPACK runs in float but not in int8) stay float and inside the delegate."""
+        import operator
+
+        while n.op == "call_function" and (n.target in views or n.target is operator.getitem):
+            n = n.args[0]
+        a = n.meta.get("quantization_annotation")
+        fixed_out = a is not None and a._annotated and a.output_qspec is fixed
+        return n.op == "get_attr" or quantised_output(n) or fixed_out
+
+    class _Quantizer(PT2EQuantizer):
+        def transform_for_annotation(self, model: Any) -> Any:
+            if extra:
+                model = rewrite_for_xnnpack(model)
+                model = scalars_to_tensors(model)
+            return super().transform_for_annotation(model)
+
+        def annotate(self, model: Any) -> Any:
+            model = super().annotate(model)
+            if not extra:
+                return model
+            for n in model.graph.nodes:
+                if n.op != "call_function":
+                    continue
+                tensor_args = [a for a in n.args if isinstance(a, torch.fx.Node)]
+                float_input = not tensor_args or not all(quantised_source(a)
+                                                         for a in tensor_args)
+                if annotated(n):
+                    if n.target in binary and float_input:  # e.g. attention's q @ k * scale
+                        del n.meta["quantization_annotation"]
+                    continue
+                if float_input:
+                    continue
+                if n.target in binary or n.target in own_output:
+                    n.meta["quantization_annotation"] = QuantizationAnnotation(
+                        input_qspec_map={a: act for a in tensor_args}, output_qspec=act,
+                        _annotated=True)
+                elif n.target in fixed_output:
+                    n.meta["quantization_annotation"] = QuantizationAnnotation(
+                        input_qspec_map={a: act for a in tensor_args[:1]},
+                        output_qspec=fixed, _annotated=True)
+                elif n.target in shared and quantised_output(tensor_args[0]):
+                    src = tensor_args[0]
+                    spec = SharedQuantizationSpec(src)
+                    n.meta["quantization_annotation"] = QuantizationAnnotation(
+                        input_qspec_map={src: spec}, output_qspec=spec, _annotated=True)
+            propagate_annotation(model)
+            return model
+
+    return _Quantizer().set_global(config)
