@@ -211,14 +211,14 @@ def test_cli_export_is_quiet_and_measure_runs(tmp_path):
     """Converter logs (absl, progress lines) stay off the terminal; one line says what was
     written; the CSV has the runtime column and the graph it ran."""
     out = tmp_path / "s.tflite"
-    r = subprocess.run([sys.executable, "-m", "roofline.cli", "export", "mnv4_conv_small",
+    r = subprocess.run([sys.executable, "-m", "roofline", "export", "mnv4_conv_small",
                         "--to", "tflite", "-o", str(out)], capture_output=True, text=True,
                        timeout=900)
     assert r.returncode == 0, r.stderr
     assert r.stdout == ""
     assert r.stderr.strip().splitlines()[-1] == f"wrote {out}"
     assert len(r.stderr.strip().splitlines()) <= 2  # 'exporting ...' (a miss) and 'wrote ...'
-    r = subprocess.run([sys.executable, "-m", "roofline.cli", "measure", str(out),
+    r = subprocess.run([sys.executable, "-m", "roofline", "measure", str(out),
                         "--runtime", "litert", "--repeats", "2", "--min-time", "0.01"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
