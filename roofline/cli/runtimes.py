@@ -9,7 +9,7 @@ from roofline.cli.base import user_errors, write_output
 from roofline.cli.options import parse_shape
 from roofline.errors import RooflineError
 
-__all__ = ["export_cmd", "measure_on_runtime", "RUNTIME_CHOICES"]
+__all__ = ["RUNTIME_CHOICES", "export_cmd", "measure_on_runtime"]
 
 RUNTIME_CHOICES = ["torch", "litert", "onnxruntime"]
 

@@ -14,7 +14,20 @@ Nothing here imports torch or a converter at import time.
 from __future__ import annotations
 
 from roofline.runtimes.export import TARGETS, export
-from roofline.runtimes.measure import GRAPH_COLUMNS, RUNTIME_COLUMNS, RUNTIMES, measure_file, measure_runtime
+from roofline.runtimes.measure import (
+    GRAPH_COLUMNS,
+    RUNTIME_COLUMNS,
+    RUNTIMES,
+    measure_file,
+    measure_runtime,
+)
 
-__all__ = ["export", "TARGETS", "measure_runtime", "measure_file", "RUNTIMES",
-           "RUNTIME_COLUMNS", "GRAPH_COLUMNS"]
+__all__ = [
+    "GRAPH_COLUMNS",
+    "RUNTIMES",
+    "RUNTIME_COLUMNS",
+    "TARGETS",
+    "export",
+    "measure_file",
+    "measure_runtime",
+]

@@ -45,16 +45,33 @@ from typing import TYPE_CHECKING, Any
 
 from roofline import __version__
 from roofline import cache as trace_cache
+from roofline.calibration.real_model import calibrate_scale, materialise
 from roofline.dtypes import canonical_dtype
-from roofline.errors import ExportError, InputError, MissingExtraError, OutputError, RooflineError
+from roofline.errors import (
+    ExportError,
+    InputError,
+    MissingExtraError,
+    OutputError,
+    RooflineError,
+)
+from roofline.models.zoo import check_batch, check_resolution, resolve
 from roofline.runtimes.quiet import quiet
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
-    import torch.nn as nn
+    from torch import nn
 
-__all__ = ["export", "export_key", "TARGETS", "CALIBRATION_BATCHES", "SEED", "check_target",
-           "require", "real_inputs", "exports_dir"]
+__all__ = [
+    "CALIBRATION_BATCHES",
+    "SEED",
+    "TARGETS",
+    "check_target",
+    "export",
+    "export_key",
+    "exports_dir",
+    "real_inputs",
+    "require",
+]
 
 #: dtypes each target can be exported in
 TARGETS: dict[str, tuple[str, ...]] = {"tflite": ("int8", "fp16", "fp32"),
@@ -152,8 +169,6 @@ def export_key(identity: str, target: str, dtype: str, shape: Sequence[int]) -> 
 
 def _input_shape(model: Any, resolution: int | None, input_shape: Any,
                  batch: int) -> tuple[int, ...]:
-    from roofline.models.zoo import check_batch, check_resolution, resolve
-
     if input_shape is not None:
         try:
             shape = tuple(int(s) for s in input_shape)
@@ -175,8 +190,6 @@ def _input_shape(model: Any, resolution: int | None, input_shape: Any,
 def _identity(model: Any) -> tuple[str, str]:
     """(label, identity) of a model spec or module, without building a named model."""
     if isinstance(model, str):
-        from roofline.models.zoo import resolve
-
         label = resolve(model).label
         spec = trace_cache.canonical_spec(model)
         ident = spec
@@ -200,11 +213,7 @@ def _real_module(model: Any, x: torch.Tensor) -> nn.Module:
     does; a user's module copied (materialised when it lives on meta)."""
     import torch  # deferred: heavy import
 
-    from roofline.calibration.real_model import calibrate_scale, materialise
-
     if isinstance(model, str):
-        from roofline.models.zoo import resolve
-
         module = materialise(resolve(model).build("inference"), seed=SEED)
         calibrate_scale(module, x)
         return module.eval()
@@ -223,14 +232,16 @@ def _real_module(model: Any, x: torch.Tensor) -> nn.Module:
 
 def _to_tflite(module: nn.Module, batches: list[torch.Tensor], dtype: str, out: Path) -> None:
     import litert_torch  # deferred: heavy import
-    import torch
+    import torch  # deferred: heavy import
 
     x = batches[0]
     if dtype == "int8":
-        from litert_torch.quantize.quant_config import QuantConfig  # deferred: heavy import
+        from litert_torch.quantize.quant_config import (
+            QuantConfig,  # deferred: heavy import
+        )
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-        from roofline.runtimes.quantize import make_quantizer
+        from roofline.runtimes.quantize import make_quantizer  # imports litert-torch
 
         quantizer = make_quantizer()
         graph = torch.export.export(module, (x,)).module()
@@ -242,7 +253,9 @@ def _to_tflite(module: nn.Module, batches: list[torch.Tensor], dtype: str, out: 
         edge = litert_torch.convert(converted, (x,),
                                     quant_config=QuantConfig(pt2e_quantizer=quantizer))
     elif dtype == "fp16":
-        from litert_torch.generative.quantize import quant_recipes  # deferred: heavy import
+        from litert_torch.generative.quantize import (
+            quant_recipes,  # deferred: heavy import
+        )
         from litert_torch.quantize.quant_config import QuantConfig
 
         edge = litert_torch.convert(
@@ -264,8 +277,12 @@ def _to_onnx(module: nn.Module, batches: list[torch.Tensor], dtype: str, out: Pa
         if dtype == "fp32":
             os.replace(fp32, out)
             return
-        from onnxruntime.quantization import (CalibrationDataReader,  # deferred: heavy import
-                                              QuantFormat, QuantType, quantize_static)
+        from onnxruntime.quantization import (  # deferred: heavy import
+            CalibrationDataReader,
+            QuantFormat,
+            QuantType,
+            quantize_static,
+        )
         from onnxruntime.quantization.shape_inference import quant_pre_process
 
         pre = Path(tmp) / "pre.onnx"

@@ -29,7 +29,7 @@ import numpy as np
 from roofline.errors import InputError
 from roofline.runtimes.quiet import quiet
 
-__all__ = ["GraphStats", "open_interpreter", "graph_stats", "runner", "check_tflite"]
+__all__ = ["GraphStats", "check_tflite", "graph_stats", "open_interpreter", "runner"]
 
 #: op names that only move data between dtypes
 _QUANT_OPS = ("QUANTIZE", "DEQUANTIZE")

@@ -22,13 +22,23 @@ from typing import Any
 
 import pandas as pd
 
+from roofline.calibration.measure import CSV_COLUMNS, LAYER_COLUMNS, expand_models
+from roofline.calibration.measure import measure as torch_measure
 from roofline.calibration.timing import check_threads, time_callable
 from roofline.errors import InputError
-from roofline.calibration.measure import CSV_COLUMNS, LAYER_COLUMNS, expand_models
+from roofline.models.zoo import resolve
+from roofline.runtimes import litert, ort
 from roofline.runtimes.export import check_target, export, require
 
-__all__ = ["RUNTIMES", "RUNTIME_TARGET", "GRAPH_COLUMNS", "RUNTIME_COLUMNS", "measure_runtime",
-           "measure_file", "check_runtime"]
+__all__ = [
+    "GRAPH_COLUMNS",
+    "RUNTIMES",
+    "RUNTIME_COLUMNS",
+    "RUNTIME_TARGET",
+    "check_runtime",
+    "measure_file",
+    "measure_runtime",
+]
 
 RUNTIMES = ("torch", "litert", "onnxruntime")
 #: the file each runtime runs
@@ -72,10 +82,7 @@ def measure_file(path: str | Path, runtime: str, *, threads: int = 1, repeats: i
     if p.suffix.lower() != f".{want}":
         raise InputError(f"{p}: {rt} runs .{want} files; expected a .{want} file")
     require(want)
-    if rt == "litert":
-        from roofline.runtimes.litert import runner  # deferred: heavy import (ai_edge_litert)
-    else:
-        from roofline.runtimes.ort import runner  # deferred: heavy import (onnxruntime)
+    runner = litert.runner if rt == "litert" else ort.runner
     with runner(p, threads, verbose=verbose) as (run, stats):
         timing = time_callable(run, repeats=repeats, min_time_s=min_time_s, warmup_s=warmup_s)
     row = {"threads": threads, "latency_ms": timing.latency_s * 1e3, "runs": timing.runs,
@@ -91,9 +98,7 @@ def _file_facts(path: Path, stats: Any) -> tuple[str, int | None]:
     dtype = "int8" if stats.quantize_ops or stats.dequantize_ops and any(
         k.startswith("QLinear") or k == "QuantizeLinear" for k in stats.op_counts) else "fp32"
     if path.suffix.lower() == ".tflite":
-        from roofline.runtimes.litert import open_interpreter
-
-        first = open_interpreter(path).get_input_details()[0]
+        first = litert.open_interpreter(path).get_input_details()[0]
         shape = tuple(int(s) for s in first["shape"])
         if first["dtype"].__name__ in ("int8", "uint8"):
             dtype = "int8"
@@ -116,9 +121,7 @@ def measure_runtime(specs: Sequence[str], *, runtime: str = "litert", dtype: str
     rt = check_runtime(runtime)
     check_threads(threads)
     if rt == "torch":
-        from roofline.calibration.measure import measure  # the torch eager protocol, unchanged
-
-        df = measure(specs, threads=threads, dtype=dtype, resolution=resolution,
+        df = torch_measure(specs, threads=threads, dtype=dtype, resolution=resolution,
                      repeats=repeats, min_time_s=min_time_s, warmup_s=warmup_s,
                      progress=progress)
         df["runtime"] = "torch"
@@ -151,8 +154,6 @@ def measure_runtime(specs: Sequence[str], *, runtime: str = "litert", dtype: str
             fdtype, res = _file_facts(path, stats)
             row.update({"model": str(spec), "dtype": fdtype, "resolution": res})
         else:
-            from roofline.models.zoo import resolve
-
             src = resolve(spec)
             res = resolution if resolution is not None else src.resolution
             row.update({"model": src.label, "dtype": d, "resolution": res})
@@ -167,9 +168,7 @@ def measure_runtime(specs: Sequence[str], *, runtime: str = "litert", dtype: str
                  f"{row['latency_ms']:.3f} ms (spread {row['spread_pct']:.1f} %{parts}"
                  f"{outside})")
         if per_op:
-            from roofline.runtimes.ort import profile_ops
-
-            ops = profile_ops(path, threads)
+            ops = ort.profile_ops(path, threads)
             base = {"model": row["model"], "resolution": row["resolution"],
                     "dtype": row["dtype"], "threads": threads, "runs": 10, "repeats": 1,
                     "device": "cpu", "runtime": rt, "fusion": "runtime"}

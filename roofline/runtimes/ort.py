@@ -27,7 +27,7 @@ from roofline.errors import InputError
 from roofline.runtimes.litert import GraphStats
 from roofline.runtimes.quiet import quiet
 
-__all__ = ["open_session", "graph_stats", "runner", "profile_ops", "check_onnx"]
+__all__ = ["check_onnx", "graph_stats", "open_session", "profile_ops", "runner"]
 
 _NP = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8,
        "tensor(int8)": np.int8, "tensor(int64)": np.int64, "tensor(int32)": np.int32}
@@ -52,7 +52,7 @@ def check_onnx(path: str | Path) -> Path:
 
     try:
         onnx.load(str(p), load_external_data=False)
-    except Exception as e:  # protobuf's DecodeError and friends
+    except Exception as e:  # noqa: BLE001 - protobuf's DecodeError and friends
         first = " ".join(str(e).split())[:120] or type(e).__name__
         raise InputError(f"{p} is not a readable ONNX model ({first}); expected an intact .onnx "
                          "file (re-export it)") from None
@@ -79,7 +79,7 @@ def open_session(path: str | Path, threads: int = 1, *, profile_dir: str | None 
             so.profile_file_prefix = str(Path(profile_dir) / "ort")
         try:
             return ort.InferenceSession(str(p), so, providers=["CPUExecutionProvider"])
-        except Exception as e:  # ORT raises its own Fail/InvalidGraph/NotImplemented types
+        except Exception as e:  # noqa: BLE001 - ORT's own Fail/InvalidGraph/NotImplemented
             first = " ".join(str(e).split())[:160]
             raise InputError(f"ONNX Runtime cannot run {p}: {first}") from None
 

@@ -139,10 +139,14 @@ def make_quantizer(*, extra: bool = True) -> Any:
     annotations and rewrites described in the module docstring."""
     import torch  # deferred: heavy import
     from litert_torch.quantize.pt2e_quantizer import (  # deferred: heavy import
-        PT2EQuantizer, get_symmetric_quantization_config)
+        PT2EQuantizer,
+        get_symmetric_quantization_config,
+    )
     from litert_torch.quantize.pt2e_quantizer_utils import propagate_annotation
-    from torchao.quantization.pt2e.quantizer import (QuantizationAnnotation,
-                                                     SharedQuantizationSpec)
+    from torchao.quantization.pt2e.quantizer import (
+        QuantizationAnnotation,
+        SharedQuantizationSpec,
+    )
 
     config = get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False)
     aten = torch.ops.aten
