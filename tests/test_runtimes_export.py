@@ -166,11 +166,17 @@ def test_litert_torch_quantizer_alone_leaves_float_islands(tmp_path, monkeypatch
 
 
 @pytest.mark.slow
-def test_tflite_fp32(tmp_path):
-    out = export(tiny(), "tflite", "fp32", input_shape=SHAPE, path=tmp_path / "f.tflite")
+@pytest.mark.parametrize("dtype", ["fp32", "fp16"])
+def test_tflite_float(tmp_path, dtype):
+    out = export(tiny(), "tflite", dtype, input_shape=SHAPE, path=tmp_path / f"{dtype}.tflite")
     _, stats = _stats(out, "litert")
     assert stats.partitions == 1 and stats.quantize_ops == 0
     assert stats.op_counts["CONV_2D"] == CONVS and stats.float_ops >= CONVS + 1
+    # fp16: float16 weights (conv and linear weights and biases), dequantised at load
+    assert (stats.dequantize_ops >= CONVS + 1) == (dtype == "fp16")
+    df = measure_runtime([str(out)], runtime="litert", repeats=1, min_time_s=0.01,
+                         warmup_s=0.01)
+    assert df.loc[0, "dtype"] == dtype and df.loc[0, "resolution"] == SHAPE[-1]
 
 
 @pytest.mark.slow

@@ -93,20 +93,27 @@ def measure_file(path: str | Path, runtime: str, *, threads: int = 1, repeats: i
 
 
 def _file_facts(path: Path, stats: Any) -> tuple[str, int | None]:
-    """(dtype, resolution) of a deployed file, read from its graph: int8 when it quantises
-    anything; the resolution is the last dimension of a 4-D first input."""
-    dtype = "int8" if stats.quantize_ops or stats.dequantize_ops and any(
-        k.startswith("QLinear") or k == "QuantizeLinear" for k in stats.op_counts) else "fp32"
+    """(dtype, resolution) of a deployed file, read from its graph: int8 when it has int8
+    compute (an int8 input, QUANTIZE ops, ORT's QLinear kernels), fp16 when its weights are
+    float16 dequantised at load, else fp32; the resolution is the last dimension of a 4-D
+    first input."""
+    int8 = stats.quantize_ops > 0 or any(k.startswith("QLinear") or k == "QGemm"
+                                         for k in stats.op_counts)
+    fp16 = False
     if path.suffix.lower() == ".tflite":
-        first = litert.open_interpreter(path).get_input_details()[0]
+        it = litert.open_interpreter(path)
+        first = it.get_input_details()[0]
         shape = tuple(int(s) for s in first["shape"])
-        if first["dtype"].__name__ in ("int8", "uint8"):
-            dtype = "int8"
+        int8 = int8 or first["dtype"].__name__ in ("int8", "uint8")
+        fp16 = any(o["op_name"] == "DEQUANTIZE" and o["operand_types"]
+                   and o["operand_types"][0].__name__ == "float16"
+                   for o in it._get_ops_details())
     else:
         import onnx  # deferred: heavy import
 
         g = onnx.load(str(path), load_external_data=False).graph
         shape = tuple(int(d.dim_value) for d in g.input[0].type.tensor_type.shape.dim)
+    dtype = "int8" if int8 else "fp16" if fp16 else "fp32"
     return dtype, (shape[-1] if len(shape) == 4 and shape[-1] > 0 else None)
 
 
