@@ -253,7 +253,9 @@ def _to_tflite(module: nn.Module, batches: list[torch.Tensor], dtype: str, out: 
         edge = litert_torch.convert(converted, (x,),
                                     quant_config=QuantConfig(pt2e_quantizer=quantizer))
     elif dtype == "fp16":
-        from litert_torch.generative.quantize import quant_recipes  # deferred: heavy import
+        from litert_torch.generative.quantize import (
+            quant_recipes,  # deferred: heavy import
+        )
 
         edge = litert_torch.convert(module, (x,), quant_config=quant_recipes.full_fp16_recipe())
     else:
