@@ -100,6 +100,31 @@ def test_missing_extra_is_one_line(monkeypatch, tmp_path):
     assert not (tmp_path / "s.tflite").exists()
 
 
+def test_cache_hit_miss_and_no_cache(monkeypatch, tmp_path):
+    """Without converting: the converter runs on a miss only, a copy lands at ``path``, and
+    with ROOFLINE_NO_CACHE the file asked for is written directly (the cache untouched)."""
+    calls = []
+
+    def fake_convert(module, batches, target, dtype, dest, label, verbose):
+        calls.append(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(b"\x1c\x00\x00\x00TFL3" + dtype.encode())
+
+    monkeypatch.setattr(export_mod, "_convert", fake_convert)
+    monkeypatch.setattr(export_mod, "_real_module", lambda model, x: model)
+    monkeypatch.setenv("ROOFLINE_CACHE_DIR", str(tmp_path / "cache"))
+    a = export(tiny(), "tflite", "int8", input_shape=SHAPE)
+    assert calls == [a] and a.parent == tmp_path / "cache" / "exports"
+    b = export(tiny(), "tflite", "int8", input_shape=SHAPE, path=tmp_path / "b.tflite")
+    assert len(calls) == 1 and b.read_bytes() == a.read_bytes()  # a hit, copied
+    export(tiny(), "tflite", "fp32", input_shape=SHAPE)  # another dtype: a miss
+    export(tiny(), "tflite", "int8", input_shape=SHAPE, use_cache=False)  # forced
+    assert len(calls) == 3
+    monkeypatch.setenv("ROOFLINE_NO_CACHE", "1")
+    c = export(tiny(), "tflite", "int8", input_shape=SHAPE, path=tmp_path / "c.tflite")
+    assert calls[-1] == c == tmp_path / "c.tflite" and len(calls) == 4
+
+
 @pytest.mark.parametrize("content", [b"", b"not a flatbuffer at all",
                                      b"\x1c\x00\x00\x00TFL3" + b"\x00" * 40])
 def test_corrupt_tflite_is_one_line_exit_2(tmp_path, content):

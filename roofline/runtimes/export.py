@@ -324,10 +324,12 @@ def _failed_op(exc: BaseException) -> str | None:
 def _rejected(label: str, target: str, exc: BaseException) -> ExportError:
     op = _failed_op(exc)
     first = " ".join(str(exc).split())[:160] or type(exc).__name__
-    where = f"op {op}" if op else f"{type(exc).__name__}: {first}"
     tool = "litert-torch" if target == "tflite" else "torch.onnx"
-    return ExportError(f"{tool} cannot convert {label}: {where}; analyse the PyTorch model "
-                       "instead, or export a model without this op")
+    if op:
+        return ExportError(f"{tool} cannot convert {label}: op {op}; export a model without "
+                           "this op, or analyse the PyTorch model instead")
+    return ExportError(f"{tool} cannot convert {label} ({type(exc).__name__}: {first}); "
+                       "analyse the PyTorch model instead")
 
 
 # ------------------------------------------------------------------------------ export
@@ -340,7 +342,8 @@ def export(model: str | nn.Module, to: str, dtype: str = "int8", *,
     """Export ``model`` to ``to`` ('tflite' or 'onnx') in ``dtype`` and return the file's path.
 
     Without ``path`` the path is the cached file (do not modify it); with ``path`` the file is
-    copied there atomically. ``use_cache=False`` converts afresh (and refreshes the cache).
+    copied there atomically. ``use_cache=False`` converts afresh (and refreshes the cache);
+    with the cache turned off (``ROOFLINE_NO_CACHE=1``) a ``path`` is written directly.
     Converter output is swallowed unless ``verbose``. Raises InputError (bad target, dtype or
     shape), MissingExtraError (packages not installed), ExportError (the converter rejected
     the model, naming the op), OutputError (``path`` cannot be written).
@@ -353,14 +356,16 @@ def export(model: str | nn.Module, to: str, dtype: str = "int8", *,
     label, identity = _identity(model)
     k = export_key(identity, target, d, shape)
     cached = exports_dir() / f"{k}.{target}"
-    if not (use_cache and trace_cache.enabled() and _valid(cached)):
+    # with the cache turned off (ROOFLINE_NO_CACHE) a file asked for is written straight there
+    dest = Path(path) if path is not None and not trace_cache.enabled() else cached
+    if dest != cached or not (use_cache and trace_cache.enabled() and _valid(cached)):
         progress(f"exporting {label} {tuple(shape)} to {target} {d}")
         batches = real_inputs(shape, CALIBRATION_BATCHES)
         with quiet(verbose):
             module = _real_module(model, batches[0])
-        _convert(module, batches, target, d, cached, label, verbose)
-    if path is None:
-        return cached
+        _convert(module, batches, target, d, dest, label, verbose)
+    if path is None or dest != cached:
+        return dest
     dest = Path(path)
     _atomic_copy(cached, dest)
     return dest
