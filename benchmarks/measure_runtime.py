@@ -44,6 +44,7 @@ COLUMNS = ["model", "family", "arch", "resolution", "gmacs", "dtype", "runtime",
            "undelegated_ops", "undelegated", "float_ops", "float_op_counts", "transposes",
            "quantize_ops", "dequantize_ops", "ops", "op_counts", "load1", "status", "error",
            "device"]
+#: journal-only fields (not in the CSV): the cached export a row timed, for --retime-load
 
 # timm models by family; (family, architecture class). Interleaved when run, so a partial
 # dataset covers every family.
@@ -127,7 +128,8 @@ def retime(row: dict[str, Any]) -> dict[str, Any]:
     from roofline.runtimes.export import export
     from roofline.runtimes.measure import measure_file
 
-    path = export(row["model"], "tflite", "int8")
+    file = Path(row.get("file") or "")
+    path = file if file.is_file() else export(row["model"], "tflite", "int8")
     load = os.getloadavg()[0]
     measured, _ = measure_file(path, "litert", threads=1, repeats=7, min_time_s=0.2,
                                warmup_s=0.3)
@@ -161,7 +163,7 @@ def measure_one(model: str, family: str, arch: str, max_gmacs: float) -> dict[st
         return {**row, "status": "failed",
                 "error": f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"}
     return {**row, **measured, "runtime": "litert", "load1": round(load, 2), "status": "ok",
-            "error": ""}
+            "error": "", "file": str(path)}
 
 
 def read_journal(path: Path) -> tuple[dict[str, dict[str, Any]], set[str]]:
