@@ -43,8 +43,7 @@ COLUMNS = ["model", "family", "arch", "resolution", "gmacs", "dtype", "runtime",
            "partitions",
            "undelegated_ops", "undelegated", "float_ops", "float_op_counts", "transposes",
            "quantize_ops", "dequantize_ops", "ops", "op_counts", "load1", "status", "error",
-           "device"]
-#: journal-only fields (not in the CSV): the cached export a row timed, for --retime-load
+           "device"]  # the journal also keeps "file", the export a row timed (--retime-load)
 
 # timm models by family; (family, architecture class). Interleaved when run, so a partial
 # dataset covers every family.
