@@ -125,6 +125,18 @@ def test_cache_hit_miss_and_no_cache(monkeypatch, tmp_path):
     assert calls[-1] == c == tmp_path / "c.tflite" and len(calls) == 4
 
 
+def test_cache_clear_removes_exports(monkeypatch, tmp_path):
+    from roofline import cache
+
+    monkeypatch.setenv("ROOFLINE_CACHE_DIR", str(tmp_path))
+    f = export_mod.exports_dir() / "0123.tflite"
+    f.parent.mkdir(parents=True)
+    f.write_bytes(b"x" * 10)
+    assert cache.info()["other_files"] == 1 and cache.info()["bytes"] == 10
+    cache.clear()
+    assert not f.exists()
+
+
 @pytest.mark.parametrize("content", [b"", b"not a flatbuffer at all",
                                      b"\x1c\x00\x00\x00TFL3" + b"\x00" * 40])
 def test_corrupt_tflite_is_one_line_exit_2(tmp_path, content):
