@@ -31,11 +31,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from roofline.analysis import analyze
 from roofline.cache import cache_dir
 from roofline.errors import RooflineError
 from roofline.models import zoo
+from roofline.runtimes.export import export
+from roofline.runtimes.litert import runner
+from roofline.runtimes.measure import measure_file
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "runtime_measured_litert_int8.csv"
 COLUMNS = ["model", "family", "arch", "resolution", "gmacs", "dtype", "runtime", "threads",
@@ -97,8 +102,6 @@ def model_list() -> list[tuple[str, str, str]]:
 
 
 def _gmacs(model: str) -> float | None:
-    from roofline.analysis import analyze
-
     try:
         return analyze(model).totals["macs"] / 1e9
     except RooflineError:
@@ -108,10 +111,6 @@ def _gmacs(model: str) -> float | None:
 def single_runs(path: Path, seconds: float = 1.0) -> float:
     """10th percentile of single-invoke times (ms): on a shared machine a single run often
     completes without being preempted, so this is robust to load where means are not."""
-    import numpy as np
-
-    from roofline.runtimes.litert import runner
-
     with runner(path, 1) as (run, _):
         times = []
         end = time.perf_counter() + seconds
@@ -124,9 +123,6 @@ def single_runs(path: Path, seconds: float = 1.0) -> float:
 
 def retime(row: dict[str, Any]) -> dict[str, Any]:
     """Time an already exported model again (the export is a cache hit)."""
-    from roofline.runtimes.export import export
-    from roofline.runtimes.measure import measure_file
-
     file = Path(row.get("file") or "")
     path = file if file.is_file() else export(row["model"], "tflite", "int8")
     load = os.getloadavg()[0]
@@ -139,9 +135,6 @@ def retime(row: dict[str, Any]) -> dict[str, Any]:
 
 def measure_one(model: str, family: str, arch: str, max_gmacs: float) -> dict[str, Any]:
     """One dataset row (measured, skipped or failed)."""
-    from roofline.runtimes.export import export
-    from roofline.runtimes.measure import measure_file
-
     src = zoo.resolve(model)
     row: dict[str, Any] = {"model": src.label, "family": family, "arch": arch,
                            "resolution": src.resolution, "dtype": "int8", "runtime": "litert",

@@ -239,9 +239,12 @@ def _to_tflite(module: nn.Module, batches: list[torch.Tensor], dtype: str, out: 
         from litert_torch.quantize.quant_config import (
             QuantConfig,  # deferred: heavy import
         )
-        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+        from torchao.quantization.pt2e.quantize_pt2e import (  # deferred: heavy import
+            convert_pt2e,
+            prepare_pt2e,
+        )
 
-        from roofline.runtimes.quantize import make_quantizer  # imports litert-torch
+        from roofline.runtimes.quantize import make_quantizer  # deferred: heavy import
 
         quantizer = make_quantizer()
         graph = torch.export.export(module, (x,)).module()
@@ -281,7 +284,9 @@ def _to_onnx(module: nn.Module, batches: list[torch.Tensor], dtype: str, out: Pa
             QuantType,
             quantize_static,
         )
-        from onnxruntime.quantization.shape_inference import quant_pre_process
+        from onnxruntime.quantization.shape_inference import (  # deferred: heavy import
+            quant_pre_process,
+        )
 
         pre = Path(tmp) / "pre.onnx"
         quant_pre_process(str(fp32), str(pre))

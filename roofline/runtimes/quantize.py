@@ -42,6 +42,7 @@ Every rewrite keeps the model's arithmetic (an aten op replaced by its definitio
 
 from __future__ import annotations
 
+import operator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -147,8 +148,10 @@ def make_quantizer(*, extra: bool = True) -> Any:
         PT2EQuantizer,
         get_symmetric_quantization_config,
     )
-    from litert_torch.quantize.pt2e_quantizer_utils import propagate_annotation
-    from torchao.quantization.pt2e.quantizer import (
+    from litert_torch.quantize.pt2e_quantizer_utils import (  # deferred: heavy import
+        propagate_annotation,
+    )
+    from torchao.quantization.pt2e.quantizer import (  # deferred: heavy import
         QuantizationAnnotation,
         SharedQuantizationSpec,
     )
@@ -190,8 +193,6 @@ def make_quantizer(*, extra: bool = True) -> Any:
         """Whether a tensor comes (through views) from a quantised op or a constant: only
         then is the consumer quantised too, so float cores (attention's matmuls and softmax,
         which XNNPACK runs in float but not in int8) stay float and inside the delegate."""
-        import operator
-
         while n.op == "call_function" and (n.target in views or n.target is operator.getitem):
             n = n.args[0]
         a = n.meta.get("quantization_annotation")
