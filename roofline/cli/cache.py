@@ -21,7 +21,8 @@ def cache_group() -> None:
 @user_errors
 def cache_info() -> None:
     """Where the cache lives, how many traces it holds and their size."""
-    from roofline.cache import info  # deferred: keeps `roofline --help` fast
+    # deferred: keeps `roofline --help` fast
+    from roofline.cache import info
     from roofline.render.report import cache_info_text
 
     click.echo(cache_info_text(info()))

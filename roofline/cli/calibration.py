@@ -12,22 +12,8 @@ from pathlib import Path
 
 import click
 
-from roofline.calibration.bench import QUICK_BENCH, STANDARD_BENCH, bench_ridge_points
-from roofline.calibration.bench import run as run_bench
-from roofline.calibration.fit import fit_measured
 from roofline.calibration.machine import busy_note, cpu_busy
-from roofline.calibration.measure import check_eager_dtype, expand_models, layer_tables
-from roofline.calibration.measure import measure as measure_models
-from roofline.calibration.measurements import measured_threads
-from roofline.calibration.profile_writer import (
-    bench_profile,
-    bench_profile_header,
-    default_profile_id,
-    fitted_profile,
-)
-from roofline.calibration.runtime_data import profile_runtime
 from roofline.calibration.timing import check_run_threads, check_seconds, check_threads
-from roofline.calibration.validate import validate_profile
 from roofline.cli.base import check_output, user_errors, write_output
 from roofline.cli.options import model_input_options
 from roofline.cli.runtime_fit import (
@@ -38,14 +24,12 @@ from roofline.cli.runtime_fit import (
 )
 from roofline.cli.runtimes import RUNTIME_CHOICES, measure_on_runtime
 from roofline.errors import RooflineError
-from roofline.graph.layers import FUSION_POLICIES
+from roofline.graph.kinds import FUSION_POLICIES
 from roofline.hardware.io import check_profile_text, profile_yaml
 from roofline.hardware.registry import get_profile
 from roofline.hardware.schema import check_profile_id
 from roofline.models.zoo import resolve
 from roofline.plots.saving import figure_bytes, figure_suffix
-from roofline.plots.validation import scatter
-from roofline.render.calibration import bench_text, fit_text, render_validation
 from roofline.render.report import to_json
 from roofline.render.tables import frame_csv
 
@@ -83,6 +67,13 @@ def bench(output: str | None, profile_id: str | None, threads: int | None, devic
     roofline bench -o my_machine.yaml
     roofline analyze mnv4_conv_small --hw my_machine.yaml
     """
+    # deferred: pandas and torch stay out of `roofline --help`
+    from roofline.calibration.bench import (QUICK_BENCH, STANDARD_BENCH, bench_ridge_points, run as
+                                            run_bench)
+    from roofline.calibration.profile_writer import (bench_profile, bench_profile_header,
+                                                     default_profile_id)
+    from roofline.render.calibration import bench_text
+
     if threads is not None:
         check_run_threads(threads)
     if profile_id is not None:
@@ -153,6 +144,10 @@ def measure(models: tuple[str, ...], threads: int, dtype: str | None, resolution
     roofline measure mnv4_conv_small mobilenetv2_100 --threads 1 -o measured.csv
     roofline measure mnv4_conv_small fastvit_t8 --runtime litert --dtype int8
     """
+    # deferred: pandas and torch stay out of `roofline --help`
+    from roofline.calibration.measure import (check_eager_dtype, expand_models, measure as
+                                              measure_models)
+
     if runtime != "torch":
         check_output(output)
         return measure_on_runtime(models, runtime, threads=threads, dtype=dtype,
@@ -231,6 +226,13 @@ def fit(measurements: str, hw: str | None, dtype: str | None, threads: int | Non
     \b
     roofline fit measured.csv --hw my_machine.yaml --cv -o fitted.yaml
     """
+    # deferred: pandas and torch stay out of `roofline --help`
+    from roofline.calibration.fit import fit_measured
+    from roofline.calibration.measure import layer_tables
+    from roofline.calibration.measurements import measured_threads
+    from roofline.calibration.profile_writer import fitted_profile
+    from roofline.render.calibration import fit_text
+
     if fit_spec is not None:
         if fusion or overhead or hold_peak:
             raise RooflineError("--fit fits under the runtime: --fusion, --overhead and "
@@ -289,6 +291,13 @@ def validate(hw: str, measurements: str, dtype: str | None, threads: int | None,
     \b
     roofline validate --hw fitted.yaml --measurements measured.csv --plot accuracy.png
     """
+    # deferred: pandas and torch stay out of `roofline --help`
+    from roofline.calibration.measure import layer_tables
+    from roofline.calibration.runtime_data import profile_runtime
+    from roofline.calibration.validate import validate_profile
+    from roofline.plots.validation import scatter
+    from roofline.render.calibration import render_validation
+
     check_output(output, [measurements, hw])
     if plot:
         figure_suffix(plot, "--plot")

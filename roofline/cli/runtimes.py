@@ -8,8 +8,6 @@ import click
 from roofline.cli.base import user_errors, write_output
 from roofline.cli.options import parse_shape
 from roofline.errors import RooflineError
-from roofline.runtimes.export import check_target, export, require
-from roofline.runtimes.measure import RUNTIME_TARGET, measure_runtime
 
 __all__ = ["RUNTIME_CHOICES", "export_cmd", "measure_on_runtime"]
 
@@ -25,6 +23,10 @@ def measure_on_runtime(models: tuple[str, ...], runtime: str, *, threads: int,
                        min_time: float, warmup: float, per_layer: bool, per_op: bool,
                        device: str, output: str | None) -> None:
     """`roofline measure --runtime litert|onnxruntime`: export (cached), time, write CSV."""
+    # deferred: pandas and the converters stay out of `roofline --help`
+    from roofline.runtimes.export import check_target, require
+    from roofline.runtimes.measure import RUNTIME_TARGET, measure_runtime
+
     if per_layer:
         raise RooflineError(f"--per-layer maps torch profiler scopes; with --runtime {runtime} "
                             "use --per-op (onnxruntime)")
@@ -74,6 +76,9 @@ def export_cmd(model: str, target: str, dtype: str, resolution: int | None,
     roofline export mnv4_conv_small --to tflite --dtype int8 -o s.tflite
     roofline export mnv4_conv_small --to onnx -o s.onnx
     """
+    # deferred: pandas and the converters stay out of `roofline --help`
+    from roofline.runtimes.export import check_target, export, require
+
     check_target(target, dtype)
     require(target)
     shape = parse_shape(input_shape) if input_shape else None

@@ -20,10 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "FUSION_POLICIES",
     "Kind", "KINDS", "MAC_KINDS", "ANCHOR_KINDS", "BN_FOLD_TARGETS", "EPILOGUE_KINDS",
     "OP_KINDS", "FOLDABLE_NORMS", "CLAMP_ACTIVATIONS", "WRITE_ONLY_SELF", "kind",
     "conv_kind", "product_kind", "op_class",
 ]
+
+#: what counts as one layer of a traced graph (see ``layers.py``): a named policy
+FUSION_POLICIES = ("none", "tflite", "full")
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ import pandas as pd
 from roofline.dtypes import FLOATING, TORCH_ITEMSIZE, canonical_dtype, dtype_bytes
 from roofline.errors import InputError, did_you_mean
 from roofline.graph.kinds import (
+    FUSION_POLICIES,
     ANCHOR_KINDS,
     BN_FOLD_TARGETS,
     CLAMP_ACTIVATIONS,
@@ -44,7 +45,6 @@ from roofline.graph.records import OpRecord, Ref, Trace
 
 __all__ = ["COLUMNS", "FUSION_POLICIES", "check_fusion", "group_ops", "layer_table"]
 
-FUSION_POLICIES = ("none", "tflite", "full")
 
 #: columns of the layer table, in order
 COLUMNS = [
