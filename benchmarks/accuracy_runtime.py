@@ -45,7 +45,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from roofline.calibration.dataset import Dataset
+from roofline.calibration.dataset import Dataset, FitError
 from roofline.calibration.fit import fit_macs_only, fit_roofline
 from roofline.calibration.runtime_fit import fit_runtime
 from roofline.calibration.stats import accuracy
@@ -180,17 +180,23 @@ def main(argv: list[str] | None = None) -> int:
     ds_dep = Dataset.from_tables(dep, measured, labels)
     ds_tor = Dataset.from_tables(tor, measured, labels)
     free = [p for p in a.params.split(",") if p]
-    full = fit_runtime(data, device, dict(NEUTRAL), free)
-    start = dict(full.values)
+    skipped: dict[str, str] = {}
     predictors = [macs_only(ds_tor.total_macs, measured),
                   plain(ds_tor, "plain roofline, torch graph"),
-                  plain(ds_dep, "plain roofline, deployed graph"),
-                  runtime_aware(data, device, free, start)]
+                  plain(ds_dep, "plain roofline, deployed graph")]
+    try:
+        full = fit_runtime(data, device, dict(NEUTRAL), free)
+    except FitError as e:
+        full, skipped["runtime-aware"] = None, str(e)
+    else:
+        start = dict(full.values)
+        predictors.append(runtime_aware(data, device, free, start))
     n = len(df)
     result: dict[str, Any] = {"csv": str(a.csv), "latency_column": a.latency, "hw": profile.id,
                               "runtime": runtime.id, "n_models": n, "params": free,
-                              "full_fit": {"values": full.values, "warnings": full.warnings,
-                                           "undetermined": list(full.undetermined)},
+                              "full_fit": None if full is None else {
+                                  "values": full.values, "warnings": full.warnings,
+                                  "undetermined": list(full.undetermined)},
                               "models": {"model": labels, "group": list(groups),
                                          "measured_ms": list(measured * 1e3)}}
     loo, conv = {}, {}
@@ -198,14 +204,23 @@ def main(argv: list[str] | None = None) -> int:
     test = np.flatnonzero(groups != "convnets")
     for p in predictors:
         log(f"leave-one-out: {p.name}")
-        pred = leave_one_out(p, n)
+        try:
+            pred = leave_one_out(p, n)
+        except FitError as e:  # too few models for this predictor's parameters
+            skipped[p.name] = str(e)
+            continue
         loo[p.name] = by_group(groups, measured, pred, ORDER)
         result["models"][f"loo_{p.name}_ms"] = list(pred * 1e3)
         if len(train) and len(test):
-            cp = p.fit(train)(test)
+            try:
+                cp = p.fit(train)(test)
+            except FitError as e:
+                skipped[f"{p.name}, convnets only"] = str(e)
+                continue
             conv[p.name] = by_group(groups[test], measured[test], cp, ORDER[1:])
+    result["skipped"] = skipped
     result["loo"], result["convnets_only"] = loo, conv
-    if not a.no_ablation:
+    if not a.no_ablation and "runtime-aware" in loo:
         abl = {}
         for drop in free:
             rest = [q for q in free if q != drop]
@@ -232,12 +247,14 @@ def main(argv: list[str] | None = None) -> int:
                       "median pred/meas |"), "|---|---:|---:|---:|---:|---:|"]
             lines += [fmt_row(m, conv[m][g]) for m in conv if g in conv[m]]
             lines.append("")
-    lines += ["## Runtime parameters (fitted to all models)", "",
-              "| parameter | value | on this device |", "|---|---:|---:|"]
-    for k in free:
-        v = full.values[k]
-        here = f"{v / full.device.peak * 1e6:.3g} us" if k.endswith("_macs") else f"{v:.3g} x"
-        lines.append(f"| {k} | {v:.4g} | {here} |")
+    if full is not None:
+        lines += ["## Runtime parameters (fitted to all models)", "",
+                  "| parameter | value | on this device |", "|---|---:|---:|"]
+        for k in free:
+            v = full.values[k]
+            here = (f"{v / full.device.peak * 1e6:.3g} us" if k.endswith("_macs")
+                    else f"{v:.3g} x")
+            lines.append(f"| {k} | {v:.4g} | {here} |")
     if "ablation" in result:
         lines += ["", "## Ablation: leave-one-out without each parameter", "",
                   "| without | MAPE | within +-20 % | Spearman r_s |", "|---|---:|---:|---:|",
@@ -247,10 +264,17 @@ def main(argv: list[str] | None = None) -> int:
         for k, s in result["ablation"].items():
             lines.append(f"| {k} | {s['mape']:.1f} % | {100 * s['within_20pct']:.0f} % | "
                          f"{s['spearman']:.3f} |")
-    for w in full.warnings:
+    for w in full.warnings if full is not None else []:
         lines.append(f"\nwarning: {w}")
+    for k, why in skipped.items():
+        lines.append(f"\nnot evaluated: {k}: {why}")
+    if "load1" in df:
+        lines.append(f"\n1-minute load average while the models were timed: median "
+                     f"{df['load1'].median():.1f}, range {df['load1'].min():.1f}-"
+                     f"{df['load1'].max():.1f} (2 cores)")
     lines.append(f"\n({result['seconds']:.0f} s)")
     print("\n".join(lines))
+    result["load1"] = list(df["load1"]) if "load1" in df else None
     if a.json:
         a.json.write_text(json.dumps(result, indent=1, default=float))
     return 0

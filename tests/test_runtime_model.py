@@ -35,7 +35,7 @@ from roofline.latency.runtime_model import (
 
 DEV = DeviceRoofs({"int8": 6e10, "fp32": 1.5e10}, "int8", 2e10)
 TRUE = {"conv_efficiency": 0.6, "depthwise_efficiency": 0.2, "matmul_efficiency": 0.4,
-        "memory_efficiency": 3.0, "float_memory_efficiency": 0.5, "op_overhead_macs": 2e5,
+        "memory_efficiency": 3.0, "island_memory_efficiency": 0.5, "op_overhead_macs": 2e5,
         "partition_overhead_macs": 1e6, "island_op_overhead_macs": 5e5}
 
 
@@ -136,20 +136,21 @@ def test_runtime_latency_by_hand():
         ("quantize", 0, 3e5, "float32", False, True, 0),       # memory: 5us, island edge
         ("elementwise", 0, 1e5, "float32", True, False, None),  # float: 1e5/(2e10*.5)=10us
         ("matmul", 3e6, 1e4, "float32", True, True, 1),       # fp32: 3e6/(1.5e10*.4)=500us
+        ("activation", 0, 2e5, "int8", False, False, None),   # outside: 2e5/(2e10*.5)=20us
     ])
     out = runtime_layer_times(t, DEV, TRUE)
-    body = [6e6 / 3.6e10, 4e5 / 6e10, 3e5 / 6e10, 1e5 / 1e10, 3e6 / 6e9]
+    body = [6e6 / 3.6e10, 4e5 / 6e10, 3e5 / 6e10, 1e5 / 1e10, 3e6 / 6e9, 2e5 / 1e10]
     assert out["compute_s"].iloc[4] == pytest.approx(3e6 / 6e9)
-    assert list(out["bound"]) == ["compute", "memory", "memory", "memory", "compute"]
-    # overheads: 5 ops, 2 partitions, 2 island ops (the quantize and the undelegated op)
-    over = (5 * 2e5 + 2 * 1e6 + 2 * 5e5) / 6e10
+    assert list(out["bound"]) == ["compute", "memory", "memory", "memory", "compute", "memory"]
+    # overheads: 6 ops, 2 partitions, 3 island ops (the quantize, the two undelegated ops)
+    over = (6 * 2e5 + 2 * 1e6 + 3 * 5e5) / 6e10
     assert out["overhead_s"].sum() == pytest.approx(over)
     assert out["latency_s"].sum() == pytest.approx(sum(body) + over)
     tot = runtime_totals(out)
-    assert tot["partitions"] == 2 and tot["ops"] == 5 and tot["float_island_ops"] == 2
+    assert tot["partitions"] == 2 and tot["ops"] == 6 and tot["float_island_ops"] == 2
     # the plain roofline beside it: int8 peak for every layer, DRAM bandwidth, no overheads
     plain = sum(max(m / 6e10, b / 2e10) for m, b in [(6e6, 1e5), (5e4, 4e5), (0, 3e5),
-                                                      (0, 1e5), (3e6, 1e4)])
+                                                      (0, 1e5), (3e6, 1e4), (0, 2e5)])
     assert tot["plain_latency_s"] == pytest.approx(plain)
 
 

@@ -102,10 +102,10 @@ def determined(data: RuntimeData, names: Sequence[str]) -> tuple[list[str], list
         if n in EFFICIENCY_OF:
             g = EFFICIENCY_OF.index(n) + 1
             has = bool(np.any((data.group == g) & (data.macs > 0)))
-        elif n == "float_memory_efficiency":
-            has = bool(np.any(data.is_float & (data.nbytes > 0)))
+        elif n == "island_memory_efficiency":
+            has = bool(np.any(data.is_island & (data.nbytes > 0)))
         elif n == "memory_efficiency":
-            has = bool(np.any(~data.is_float & (data.nbytes > 0)))
+            has = bool(np.any(~data.is_island & (data.nbytes > 0)))
         elif n in DEVICE_SCALARS:
             has = True
         else:
@@ -179,8 +179,8 @@ def _linear_start(data: RuntimeData, device: DeviceRoofs, values: Mapping[str, f
                 held += term / v[name]
         term = data._sum(np.where(comp & (data.group == 0), c, 0.0))
         held += term
-        for name, mask in (("memory_efficiency", ~data.is_float),
-                           ("float_memory_efficiency", data.is_float)):
+        for name, mask in (("memory_efficiency", ~data.is_island),
+                           ("island_memory_efficiency", data.is_island)):
             term = data._sum(np.where(~comp & mask, m * v[name], 0.0))
             if name in free:
                 cols.append(term)

@@ -66,8 +66,9 @@ PARAMETERS: Mapping[str, str] = MappingProxyType({
                          "(BATCH_MATMUL, MatMul of activations, attention)",
     "memory_efficiency": "effective bandwidth of a layer's bytes, as a multiple of the "
                          "device's DRAM bandwidth (above 1 when activations stay in cache)",
-    "float_memory_efficiency": "the same for layers that compute in float inside a quantised "
-                               "graph (float islands: reference kernels, no int8 SIMD)",
+    "island_memory_efficiency": "the same for island layers: those that compute in float "
+                                "inside a quantised graph or run outside the delegate "
+                                "(TFLite's own kernels instead of XNNPACK's)",
     "op_overhead_macs": "fixed cost of every executed op, in MAC-equivalents (seconds x the "
                         "device's peak), so it scales with the device's speed",
     "partition_overhead_macs": "fixed cost of every delegate partition (entering and leaving "

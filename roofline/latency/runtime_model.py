@@ -10,8 +10,9 @@ bandwidth ``B``, and a runtime (``roofline.hardware.runtime``)::
 - ``e_k`` is the efficiency of the layer's kind: ``conv_efficiency`` (dense convolutions and
   fully connected layers), ``depthwise_efficiency``, ``matmul_efficiency`` (a product of two
   activations); kinds without MACs use 1 (their compute term is zero).
-- ``m_i`` is ``memory_efficiency``, or ``float_memory_efficiency`` for a layer of a float
-  island (an op that computes in float inside a quantised graph).
+- ``m_i`` is ``memory_efficiency``, or ``island_memory_efficiency`` for an island layer: one
+  that computes in float inside a quantised graph (``float_island``), or that runs outside
+  the delegate (``delegated`` false: TFLite's own kernels, not XNNPACK's).
 - ``a``, ``b``, ``c`` are ``op_overhead_macs``, ``partition_overhead_macs`` and
   ``island_op_overhead_macs``, in MAC-equivalents: seconds x ``P``, the device's peak at the
   model's dtype. Dividing by ``P`` makes a runtime's overheads scale with the device, so a
@@ -106,9 +107,10 @@ class DeviceRoofs:
 
 def layer_features(table: pd.DataFrame, dtype: str) -> pd.DataFrame:
     """Per layer: ``macs``, ``bytes``, ``group`` (index into :data:`EFFICIENCY_OF`, plus 1;
-    0 = no compute efficiency), ``compute_dtype``, ``float_island``, ``island_op`` (outside
-    the delegate, or a QUANTIZE/DEQUANTIZE) and ``partition`` (-1 outside any). A torch
-    layer table (no deployed columns) is all ``dtype``, no islands, no partitions."""
+    0 = no compute efficiency), ``compute_dtype``, ``island`` (computes in float inside a
+    quantised graph, or runs outside the delegate), ``island_op`` (outside the delegate, or a
+    QUANTIZE/DEQUANTIZE) and ``partition`` (-1 outside any). A torch layer table (no
+    deployed columns) is all ``dtype``, no islands, no partitions."""
     kinds = table["op"].astype(str)
     group = kinds.map({k: EFFICIENCY_OF.index(v) + 1 for k, v in COMPUTE_GROUPS.items()})
     n = len(table)
@@ -116,8 +118,9 @@ def layer_features(table: pd.DataFrame, dtype: str) -> pd.DataFrame:
     if deployed:
         act = table["act_dtype"].astype(str)
         compute = act.map(lambda a: _DTYPE_LABEL.get(a, dtype)).to_numpy(dtype=object)
-        island = table["float_island"].to_numpy(dtype=bool)
-        island_op = (~table["delegated"].to_numpy(dtype=bool)) | (kinds == "quantize").to_numpy()
+        outside = ~table["delegated"].to_numpy(dtype=bool)
+        island = table["float_island"].to_numpy(dtype=bool) | outside
+        island_op = outside | (kinds == "quantize").to_numpy()
         part = table["partition"].astype("Float64").fillna(-1).to_numpy(dtype=float)
     else:
         compute = np.full(n, dtype, dtype=object)
@@ -128,7 +131,7 @@ def layer_features(table: pd.DataFrame, dtype: str) -> pd.DataFrame:
         "bytes": table["bytes"].to_numpy(dtype=float),
         "group": group.fillna(0).to_numpy(dtype=np.int64),
         "compute_dtype": compute,
-        "float_island": island,
+        "island": island,
         "island_op": island_op,
         "partition": part.astype(np.int64),
     }, index=table.index)
@@ -152,7 +155,7 @@ def runtime_layer_times(table: pd.DataFrame, device: DeviceRoofs,
     f = layer_features(table, device.dtype)
     eff = np.array([1.0] + [v[p] for p in EFFICIENCY_OF])[f["group"].to_numpy()]
     peak = device.peak_of(f["compute_dtype"].to_numpy())
-    memeff = np.where(f["float_island"], v["float_memory_efficiency"], v["memory_efficiency"])
+    memeff = np.where(f["island"], v["island_memory_efficiency"], v["memory_efficiency"])
     compute_s, memory_s, t = roofline_time(f["macs"], f["bytes"], peak * eff,
                                            device.mem_bw_bytes_per_s * memeff)
     part = f["partition"].to_numpy()
@@ -216,7 +219,7 @@ class RuntimeData:
         self.nbytes = f["bytes"].to_numpy(dtype=float)
         self.group = f["group"].to_numpy(dtype=np.int64)
         self.cdtype = f["compute_dtype"].to_numpy(dtype=object)
-        self.is_float = f["float_island"].to_numpy(dtype=bool)
+        self.is_island = f["island"].to_numpy(dtype=bool)
         owner = np.repeat(np.arange(len(self.sizes)), self.sizes)
         part = f["partition"].to_numpy(dtype=np.int64)
         self.n_ops = self.sizes.astype(float)
@@ -264,7 +267,7 @@ class RuntimeData:
     def _terms(self, device: DeviceRoofs, v: Mapping[str, float]
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         eff = np.array([1.0] + [v[p] for p in EFFICIENCY_OF])[self.group]
-        memeff = np.where(self.is_float, v["float_memory_efficiency"], v["memory_efficiency"])
+        memeff = np.where(self.is_island, v["island_memory_efficiency"], v["memory_efficiency"])
         peak = device.peak_of(self.cdtype)
         compute_s, memory_s, t = roofline_time(self.macs, self.nbytes, peak * eff,
                                                device.mem_bw_bytes_per_s * memeff)
@@ -299,9 +302,9 @@ class RuntimeData:
                 g = EFFICIENCY_OF.index(name) + 1
                 d = -self._sum(np.where(comp & (self.group == g), c, 0.0))
             elif name == "memory_efficiency":
-                d = -self._sum(np.where(~comp & ~self.is_float, m, 0.0))
-            elif name == "float_memory_efficiency":
-                d = -self._sum(np.where(~comp & self.is_float, m, 0.0))
+                d = -self._sum(np.where(~comp & ~self.is_island, m, 0.0))
+            elif name == "island_memory_efficiency":
+                d = -self._sum(np.where(~comp & self.is_island, m, 0.0))
             elif name == "peak":
                 d = -self._sum(np.where(comp, c, 0.0)) - over
             elif name == "bandwidth":
