@@ -154,6 +154,31 @@ def fmt_row(name: str, s: dict[str, float]) -> str:
             f"| {s['median_ratio']:.2f} |")
 
 
+def write_runtime(a: argparse.Namespace, runtime: Any, full: Any, result: dict[str, Any]
+                  ) -> None:
+    """The runtime file with the parameters fitted to every model (basis fitted, source this
+    command), each with its leave-one-out context in the header."""
+    import datetime
+
+    from roofline.hardware.runtime import runtime_yaml
+
+    today = datetime.date.today().isoformat()
+    cmd = (f"python benchmarks/accuracy_runtime.py --csv {a.csv} --hw {a.hw} --latency "
+           f"{a.latency} --params {a.params} --write-runtime {a.write_runtime}")
+    notes = {k: PARAMETERS[k] + (f"; {full.values[k] / full.device.peak * 1e6:.3g} us at "
+                                 f"{full.device.peak / 1e9:.3g} GMAC/s"
+                                 if k.endswith("_macs") else "") for k in full.free}
+    new = runtime.with_parameters({k: full.values[k] for k in full.free}, basis="fitted",
+                                  source=f"`{cmd}` ({today}, {result['n_models']} models)",
+                                  notes=notes)
+    lo = result["loo"].get("runtime-aware", {}).get("all")
+    header = (f"Parameters fitted by `{cmd}` on {today} to {result['n_models']} models"
+              + (f" (leave-one-out MAPE {lo['mape']:.1f} %, r_s {lo['spearman']:.3f})"
+                 if lo else "") + ".\nSee docs/accuracy.md (LiteRT int8) for what they mean "
+              "and how well they predict.")
+    a.write_runtime.write_text(runtime_yaml(new, header), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--csv", type=Path, default=CSV)
@@ -163,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params", default=",".join(PARAMETERS),
                     help="runtime parameters to fit (comma-separated)")
     ap.add_argument("--no-ablation", action="store_true")
+    ap.add_argument("--write-runtime", type=Path, default=None,
+                    help="write the runtime with the parameters fitted to all models here")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
     t0 = time.time()
@@ -275,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     lines.append(f"\n({result['seconds']:.0f} s)")
     print("\n".join(lines))
     result["load1"] = list(df["load1"]) if "load1" in df else None
+    if a.write_runtime and full is not None:
+        write_runtime(a, runtime, full, result)
     if a.json:
         a.json.write_text(json.dumps(result, indent=1, default=float))
     return 0
