@@ -162,7 +162,9 @@ def _profile_text(base: Any, rt: Any, runtime_spec: str | None, fitted: Any, dty
                         f"parameters are held. Started from {base.id} ({base.name})."),
         "peak_macs_per_s": peaks,
         "mem_bw_bytes_per_s": bw_fig,
-        "runtime": runtime_spec or rt.id,
+        # a runtime file is named by its absolute path: the profile may be read from elsewhere
+        "runtime": str(Path(rt.path).resolve()) if runtime_spec and rt.path and (
+            runtime_spec.lower().endswith((".yaml", ".yml"))) else rt.id,
     }
     if base.onchip_bytes is not None:
         data["onchip_bytes"] = base.onchip_bytes.to_dict()
