@@ -393,6 +393,7 @@ def test_model_file_that_raises_on_import(models: Path):
                       "--resolution")
 
 
+@pytest.mark.slow
 def test_hostile_models_are_rows_in_a_survey(models: Path):
     r = run("survey", f"{models}:tiny", f"{models}:raises", f"{models}:data_dependent",
             f"{models.parent / 'broken.py'}:net", "-r", "16", "-j", "1", "-f", "csv", "-q")

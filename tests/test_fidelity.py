@@ -29,22 +29,26 @@ def rows(text: str) -> list[fidelity.Row]:
     return fidelity.collect(fvcore=fidelity.read_fvcore(text))
 
 
+@pytest.mark.slow
 def test_the_committed_file_is_up_to_date(text: str, rows):
     fresh = fidelity_document(rows)
     assert fresh == text, fidelity_stale(DOC) or "docs/fidelity.md differs; run `make fidelity`"
 
 
+@pytest.mark.slow
 def test_every_entry_has_fvcore_counts(rows):
     assert [r.entry.name for r in rows] == zoo.names()
     assert all(r.fvcore is not None for r in rows)
 
 
+@pytest.mark.slow
 def test_our_macs_within_1pct_of_fvcore_and_params_equal(rows):
     for r in rows:
         assert abs(r.ours.macs / r.fvcore.macs - 1) <= fidelity.FVCORE_TOLERANCE, r.entry.name
         assert r.ours.params == r.fvcore.params, r.entry.name
 
 
+@pytest.mark.slow
 def test_params_within_15pct_of_the_paper_and_every_gap_over_5pct_explained(rows, text: str):
     for r in rows:
         pub = r.entry.published
@@ -59,12 +63,14 @@ def test_params_within_15pct_of_the_paper_and_every_gap_over_5pct_explained(rows
     assert fidelity.unused_causes(rows) == []
 
 
+@pytest.mark.slow
 def test_mobileone_s0_is_within_5pct_of_the_paper_and_re_parameterised(rows):
     r = next(r for r in rows if r.entry.name == "mobileone_s0")
     assert abs(r.ours.params / 2.1e6 - 1) < 0.05
     assert r.training is not None and r.training.params > 5.2e6
 
 
+@pytest.mark.slow
 def test_rounding_is_told_apart_from_a_real_gap(rows):
     by = {r.entry.name: r for r in rows}
     assert "rounding" in fidelity.explanation(by["mnv4_conv_small"], "macs_g")   # 0.186 vs 0.2
@@ -72,6 +78,7 @@ def test_rounding_is_told_apart_from_a_real_gap(rows):
     assert fidelity.explanation(by["mobilenetv2_100"], "params_m") is None       # 3.505 vs 3.5
 
 
+@pytest.mark.slow
 def test_gap_causes_take_their_numbers_from_the_counts(rows):
     by = {r.entry.name: r for r in rows}
     r = by["mnv4_conv_medium"]
@@ -95,11 +102,13 @@ def test_a_stale_file_is_reported(tmp_path: Path, text: str):
     assert "does not exist" in fidelity_stale(tmp_path / "missing.md")
 
 
+@pytest.mark.slow
 def test_exact_counts_round_trip(rows):
     back = fidelity.read_fvcore(fidelity_document(rows))
     assert back == {r.entry.name: r.fvcore for r in rows}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mobileone_s0", "mnv4_hybrid_medium"])
 def test_fvcore_live(name: str, text: str):
     """A re-parameterised model, and one with attention (which fvcore needs unfused)."""

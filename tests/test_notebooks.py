@@ -71,6 +71,7 @@ def test_notebook_uses_the_public_api(name):
             assert not PRIVATE.search(cell.source), f"{name} cell {i} uses a private name"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ALL)
 def test_notebook_runs_top_to_bottom(name):
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)

@@ -173,6 +173,7 @@ def test_mobileone_s0_is_re_parameterised():
     assert analyze("mobileone_s0").form == "inference"
 
 
+@pytest.mark.slow
 def test_reparameterize_flags_match_the_architectures():
     for e in zoo.entries():
         assert zoo.reparameterizable(e.build("training")) == e.reparameterize, e.name

@@ -28,6 +28,7 @@ def default_fusion(profile: Any, fusion: str | None, runtime: str | None = None)
     """``--fusion`` as given, else the fusion of the profile's runtime, else ``none``."""
     if fusion:
         return fusion
+    # deferred: pandas, yaml and the readers stay out of `roofline --help`
     from roofline.calibration.runtime_data import profile_runtime
 
     rt = profile_runtime(profile, runtime) if profile is not None else None
@@ -45,6 +46,7 @@ def fit_command(measurements: str, hw: str | None, spec: str, runtime: str | Non
     """Fit what ``spec`` names (``runtime``; ``peak``, ``bandwidth``) under the base profile's
     runtime; report (table or JSON) and, with ``output``, write the fitted runtime (for
     ``--fit runtime``) or the fitted profile (for the device's scalars)."""
+    # deferred: pandas, yaml and the readers stay out of `roofline --help`
     from roofline.calibration.measure import layer_tables
     from roofline.calibration.runtime_data import profile_runtime, runtime_dataset
     from roofline.calibration.runtime_fit import (
@@ -106,6 +108,7 @@ def _stats_line(report: dict[str, Any]) -> str:
 
 
 def _runtime_text(rt: Any, fitted: Any, cmd: str, report: dict[str, Any]) -> str:
+    # deferred: pandas, yaml and the readers stay out of `roofline --help`
     from roofline.hardware.runtime import PARAMETERS, parse_runtime, runtime_yaml
 
     today = datetime.date.today().isoformat()
@@ -124,6 +127,7 @@ def _runtime_text(rt: Any, fitted: Any, cmd: str, report: dict[str, Any]) -> str
     header = (f"Fitted by `{cmd}` on {today}: {_stats_line(report)}.\n"
               "Re-run the command to refresh; edit nothing by hand but the name/description.")
     text = runtime_yaml(new, header)
+    # deferred: pandas, yaml and the readers stay out of `roofline --help`
     import yaml
 
     parse_runtime(yaml.safe_load(text), "<fitted runtime>", rt.id)  # written only if it loads
@@ -132,6 +136,7 @@ def _runtime_text(rt: Any, fitted: Any, cmd: str, report: dict[str, Any]) -> str
 
 def _profile_text(base: Any, rt: Any, runtime_spec: str | None, fitted: Any, dtype: str,
                   cmd: str, report: dict[str, Any], output: str) -> str:
+    # deferred: pandas, yaml and the readers stay out of `roofline --help`
     from roofline.hardware.io import check_profile_text, profile_yaml
 
     today = datetime.date.today().isoformat()
@@ -178,6 +183,7 @@ def validate_command(profile: Any, runtime: Any, measurements: str, dtype: str |
                      output: str | None) -> None:
     """``roofline validate`` under ``runtime``: the runtime-aware prediction per model, with
     the plain roofline over the same graph and MAC counting beside it."""
+    # deferred: pandas, yaml and the readers stay out of `roofline --help`
     from roofline.calibration.measure import layer_tables
     from roofline.calibration.runtime_data import runtime_validation
     from roofline.models.zoo import resolve
@@ -187,8 +193,10 @@ def validate_command(profile: Any, runtime: Any, measurements: str, dtype: str |
     v = runtime_validation(measurements, profile, runtime, layer_tables=layer_tables,
                            dtype=dtype, threads=threads, check_model=resolve)
     if plot:
+        # deferred: pandas, yaml and the readers stay out of `roofline --help`
         import pandas as pd
 
+        # deferred: pandas, yaml and the readers stay out of `roofline --help`
         from roofline.plots.figures import figure_bytes
         from roofline.plots.validation import scatter
 
@@ -200,6 +208,7 @@ def validate_command(profile: Any, runtime: Any, measurements: str, dtype: str |
     if fmt == "json":
         text = to_json(v)
     elif fmt == "csv":
+        # deferred: pandas, yaml and the readers stay out of `roofline --help`
         import pandas as pd
 
         text = pd.DataFrame(v["models"]).to_csv(index=False, float_format="%.6g")
