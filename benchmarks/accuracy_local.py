@@ -18,7 +18,8 @@
 5. The scatter (leave-one-out predictions) to docs/figures/accuracy_local.png, a JSON of
    every number to <out>/accuracy_local.json, a summary on stdout. The fitted roofline +
    overhead is written as its own profile (``--fitted``; basis fitted, so it stays out of the
-   built-in registry, whose only fitted entries are the paper's).
+   built-in registry, whose only fitted entries are the paper's). ``--redraw`` redraws the
+   figure alone from the measurements kept in docs/ (refit, nothing measured).
 
 The load average before and after each step is recorded: on a shared machine it says how
 much to trust the numbers.
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -88,7 +90,13 @@ def main() -> None:
                     help="reuse the bench result and the measurements saved in --out")
     ap.add_argument("--reuse-measurements", action="store_true",
                     help="reuse the measurements saved in --out, but bench again")
+    ap.add_argument("--redraw", action="store_true",
+                    help="only redraw --figure from the measurements kept in --docs "
+                         "(refits them; measures nothing)")
     args = ap.parse_args()
+    if args.redraw:
+        redraw(args)
+        return
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     record: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "load": {"start": loadavg()}}
@@ -203,8 +211,21 @@ def main() -> None:
     log(f"wrote {kept_csv}, {fitted_path}")
 
     # 5. figure ------------------------------------------------------------------------
-    from roofline.plots.figures import figure_bytes
-    from roofline.plots.validation import scatter
+    draw_figure(best, ds, per_layer, f"{result.device_name}, 1 thread, fp32, torch "
+                f"{result.torch_version.split('+')[0]}", Path(args.figure))
+
+    record["load"]["end"] = loadavg()
+    (out / "accuracy_local.json").write_text(json.dumps(record, indent=1, default=float))
+    (out / "accuracy_tables.md").write_text(markdown_tables(record))
+    print(summary(record))
+
+
+def draw_figure(best: dict, ds: Dataset, per_layer: tuple | None, setup: str,
+                path: Path) -> None:
+    """The scatter of docs/accuracy.md: leave-one-out predictions of ``best`` (the fitted
+    roofline + overhead) and of scaled MAC counting; per layer when measured."""
+    from roofline.plots.saving import figure_bytes  # deferred: heavy import (matplotlib)
+    from roofline.plots.validation import scatter  # deferred: heavy import (matplotlib)
 
     models = pd.DataFrame(best["models"])
     loo_stats = {"spearman_roofline": best["loo"]["spearman_roofline"],
@@ -218,16 +239,33 @@ def main() -> None:
         stats=loo_stats, baseline_stats={**macs_stats, "spearman_macs": best["spearman_macs"]},
         layers=None if per_layer is None else per_layer[0],
         layer_stats=None if per_layer is None else per_layer[1],
-        title=f"{result.device_name}, 1 thread, fp32, torch {result.torch_version.split('+')[0]}"
-              f" eager: leave-one-out predictions of the fitted roofline + overhead")
-    Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.figure).write_bytes(figure_bytes(fig, Path(args.figure).suffix))
-    log(f"wrote {args.figure}")
+        title=f"{setup} eager: leave-one-out predictions of the fitted roofline + overhead")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(figure_bytes(fig, path.suffix))
+    log(f"wrote {path}")
 
-    record["load"]["end"] = loadavg()
-    (out / "accuracy_local.json").write_text(json.dumps(record, indent=1, default=float))
-    (out / "accuracy_tables.md").write_text(markdown_tables(record))
-    print(summary(record))
+
+def redraw(args: argparse.Namespace) -> None:
+    """The figure alone, from the kept measurements in --docs (nothing is measured): the
+    fit (roofline + overhead, fusion none, leave-one-out) is redone from them."""
+    stem = Path(args.profile).stem
+    docs = Path(args.docs)
+    rows = model_rows(read_measurements(docs / f"accuracy_measured_{stem}.csv"))
+    keys = [(m, int(r), "fp32") for m, r in zip(rows["model"], rows["resolution"])]
+    tables = measure.layer_tables(keys, fusion="none")
+    ds = Dataset.from_tables([tables[k] for k in keys], rows["latency_s"].to_numpy(),
+                             list(rows["model"]), keys)
+    best = fit_report(ds, overhead=True, cv=True)
+    layers_csv = docs / f"accuracy_layers_{stem}.csv"
+    per_layer = layer_comparison(layers_csv, best) if layers_csv.exists() else None
+    base = load_profile(args.profile)
+    device = re.sub(r", \d+ threads? \(measured\)$", "", base.name)
+    torch_version = next((w for w in base.description.split() if w[:1].isdigit()
+                          and "+" in w), "").split("+")[0]
+    draw_figure(best, ds, per_layer, f"{device}, 1 thread, fp32, torch {torch_version}",
+                Path(args.figure))
+    print(f"LOO: r_s {best['loo']['spearman_roofline']:.3f}, MAPE {best['loo']['mape']:.1f} %, "
+          f"{100 * best['loo']['within_20pct']:.0f} % within 20 %")
 
 
 def markdown_tables(rec: dict) -> str:

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from roofline.plots import figures as plots
 from roofline.cli import main
@@ -148,6 +149,33 @@ def test_pareto_tags_do_not_overlap():
         for i, a in enumerate(boxes):
             for b in boxes[i + 1:]:
                 assert not a.overlaps(b), "tags overlap"
+
+
+def test_validation_scatter_title_fits_and_model_labels_do_not_overlap():
+    from roofline.plots.validation import scatter
+
+    rng = np.random.default_rng(0)
+    measured = np.geomspace(7, 230, 27) * rng.uniform(0.9, 1.1, 27)  # crowded on y = x
+    models = pd.DataFrame({"model": [f"model_name_{i:02d}" for i in range(27)],
+                           "measured_ms": measured,
+                           "predicted_ms": measured * rng.uniform(0.85, 1.15, 27),
+                           "macs_ms": measured * rng.uniform(0.3, 1.5, 27)})
+    title = "a long title naming the device, threads, dtype, runtime and the fit: " * 3
+    fig = scatter(models, title=title, baseline_column="macs_ms",
+                  stats={"spearman_roofline": 0.99, "mape": 7.0, "within_20pct": 0.9})
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    r = canvas.get_renderer()
+    frame = fig.bbox
+    t = fig._suptitle.get_window_extent(r)
+    assert frame.x0 <= t.x0 and t.x1 <= frame.x1 and t.y1 <= frame.y1, "title clipped"
+    boxes = [Text.get_window_extent(t, r) for t in fig.axes[0].texts]  # the text, no leader
+    assert len(boxes) == 27
+    legend = fig.axes[0].get_legend().get_window_extent(r)
+    for i, a in enumerate(boxes):
+        assert not a.overlaps(legend), "a label under the legend"
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), "labels overlap"
 
 
 def test_pareto_on_devices_has_a_panel_per_device():

@@ -23,7 +23,6 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.patheffects import withStroke
 
 from roofline.errors import InputError
 from roofline.latency.devices import model_on_devices
@@ -31,6 +30,7 @@ from roofline.latency.presets import (OP_CLASSES, PAPER_PANELS, PAPER_PRESET, Pr
                                       op_class)
 from roofline.models.figure_sets import FIG2_MODELS, FIG3_MODELS, available
 from roofline.models.labels import member_tags
+from roofline.plots.labels import place_tags
 from roofline.plots.ridge import pinned
 from roofline.plots.style import (INK, OP_COLORS, family_marker, fit_suptitle, footer,
                                   log_ticks, model_styles, new_figure, rp_name, style_axes)
@@ -164,68 +164,8 @@ def pareto(models: Mapping[str, pd.DataFrame] | Iterable[str] = FIG2_MODELS,
              and set(names) == set(available(FIG2_MODELS)[0]))
     fit_suptitle(fig, title or "Roofline latency vs accuracy"
                  + (" (MobileNetV4 Fig. 2)" if paper else ""))
-    _place_tags(fig, points)  # last: the layout must be final
+    place_tags(fig, points)  # last: the layout must be final
     return fig
-
-
-_OFFSETS = ((5, -2, "left", "top"), (5, 3, "left", "bottom"), (-5, -2, "right", "top"),
-            (-5, 3, "right", "bottom"), (0, -7, "center", "top"), (0, 7, "center", "bottom"),
-            (12, -6, "left", "top"), (-12, 6, "right", "bottom"), (12, 6, "left", "bottom"),
-            (-12, -6, "right", "top"))
-
-
-def _line_pixels(ax: Axes, step: float) -> list[np.ndarray]:
-    """Points every ``step`` pixels along each drawn line of ``ax`` (lines are obstacles)."""
-    out = []
-    for line in ax.get_lines():
-        xy = ax.transData.transform(np.asarray(line.get_xydata(), dtype=float))
-        if len(xy) < 2:
-            continue
-        pts = [xy[:1]]
-        for a, b in zip(xy[:-1], xy[1:]):
-            n = max(1, int(np.hypot(*(b - a)) / step))
-            t = np.linspace(0, 1, n + 1)[1:, None]
-            pts.append(a + t * (b - a))
-        out.append(np.concatenate(pts))
-    return out
-
-
-def _place_tags(fig: Figure, points: Sequence[tuple[Axes, float, float, str, str]]) -> None:
-    """Label points with small tags, each where it covers the fewest other markers, tags and
-    lines and stays inside its axes (tried in order: beside, above or below, further out)."""
-    fig.draw_without_rendering()  # final layout, so data -> pixels is exact
-    px = fig.dpi / 72
-    centers = [ax.transData.transform((x, y)) for ax, x, y, _, _ in points]
-    lines = {id(ax): _line_pixels(ax, 2 * px) for ax in {id(p[0]): p[0] for p in points}.values()}
-    taken: list[tuple[float, float, float, float]] = []
-    r = 5 * px  # marker radius
-    for i, ((ax, x, y, tag, color), (cx, cy)) in enumerate(zip(points, centers)):
-        w, h = len(tag) * 7 * 0.6 * px, 8 * px
-        frame = ax.get_window_extent()
-        best = None
-        for dx, dy, ha, va in _OFFSETS:
-            x0 = cx + dx * px - {"right": w, "center": w / 2}.get(ha, 0)
-            y0 = cy + dy * px - (h if va == "top" else 0)
-            box = (x0, y0, x0 + w, y0 + h)
-            hits = 2.0 * sum(1 for j, (ox, oy) in enumerate(centers) if j != i
-                             and points[j][0] is ax and box[0] - r < ox < box[2] + r
-                             and box[1] - r < oy < box[3] + r)
-            hits += 2.0 * sum(1 for t in taken if t[0] < box[2] and box[0] < t[2]
-                              and t[1] < box[3] and box[1] < t[3])
-            hits += sum(1 for pts in lines[id(ax)] if np.any(
-                (pts[:, 0] > box[0]) & (pts[:, 0] < box[2])
-                & (pts[:, 1] > box[1]) & (pts[:, 1] < box[3])))
-            if box[0] < frame.x0 or box[2] > frame.x1 or box[1] < frame.y0 or box[3] > frame.y1:
-                hits += 3
-            if best is None or hits < best[0]:
-                best = (hits, dx, dy, ha, va, box)
-            if hits == 0:
-                break
-        _, dx, dy, ha, va, box = best
-        taken.append(box)
-        ax.annotate(tag, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=7,
-                    color=color, ha=ha, va=va, zorder=4,
-                    path_effects=[withStroke(linewidth=2.5, foreground="white")])
 
 
 # --------------------------------------------------------------------------- opcost (Fig. 3)

@@ -9,7 +9,7 @@ marker shape. matplotlib with the Agg backend; nothing here imports torch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,8 +38,8 @@ def _stat_line(stats: Mapping[str, Any], key: str = "spearman_roofline") -> str:
 
 
 def _panel(ax: Any, measured_ms: np.ndarray, predicted_ms: np.ndarray, *, label: str,
-           names: Sequence[str] | None = None, baseline_ms: np.ndarray | None = None,
-           baseline_label: str = "", title: str = "", annotate: bool = True) -> None:
+           baseline_ms: np.ndarray | None = None, baseline_label: str = "",
+           title: str = "") -> None:
     values = [measured_ms, predicted_ms] + ([baseline_ms] if baseline_ms is not None else [])
     allv = np.concatenate([np.asarray(v, dtype=float) for v in values])
     allv = allv[np.isfinite(allv) & (allv > 0)]
@@ -54,13 +54,6 @@ def _panel(ax: Any, measured_ms: np.ndarray, predicted_ms: np.ndarray, *, label:
     small = len(measured_ms) > 60
     ax.scatter(measured_ms, predicted_ms, marker="o", s=10 if small else 30, color=BLUE,
                alpha=0.55 if small else 0.9, edgecolors="none", label=label, zorder=4)
-    if annotate and names is not None and len(names) <= 40:
-        # neighbours (in measured latency) alternate sides, so crowded labels overlap less
-        order = np.argsort(np.asarray(measured_ms, dtype=float), kind="stable")
-        for k, i in enumerate(order):
-            dx, dy, ha = (4, 1, "left") if k % 2 == 0 else (-4, -6, "right")
-            ax.annotate(names[i], (measured_ms[i], predicted_ms[i]), xytext=(dx, dy),
-                        textcoords="offset points", fontsize=6.5, color="#333333", ha=ha)
     # deferred: heavy import (matplotlib loads only when a figure is drawn)
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -94,11 +87,19 @@ def scatter(models: pd.DataFrame, *, title: str, stats: Mapping[str, Any] | None
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure  # deferred: heavy import
 
+    from roofline.plots.labels import FAR_OFFSETS, place_tags  # deferred: heavy import (matplotlib)
+    from roofline.plots.style import (  # deferred: heavy import (matplotlib)
+        INK,
+        fit_suptitle,
+    )
+
     panels = 2 if layers is not None and len(layers) else 1
     fig = Figure(figsize=(6.4 * panels, 6.2), layout="constrained")
     axes = fig.subplots(1, panels, squeeze=False)[0]
     stats = stats or {}
     label = "roofline" + (f" ({_stat_line(stats)})" if stats else "")
+    measured = models["measured_ms"].to_numpy(dtype=float)
+    predicted = models[predicted_column].to_numpy(dtype=float)
     base = None
     base_label = ""
     if baseline_column and baseline_column in models:
@@ -108,15 +109,20 @@ def scatter(models: pd.DataFrame, *, title: str, stats: Mapping[str, Any] | None
         if spearman_macs is not None:
             bstats["spearman_roofline"] = spearman_macs  # the r_s slot of the stat line
         base_label = "MACs only, scaled" + (f" ({_stat_line(bstats)})" if bstats else "")
-    _panel(axes[0], models["measured_ms"].to_numpy(dtype=float),
-           models[predicted_column].to_numpy(dtype=float), label=label,
-           names=list(models["model"]), baseline_ms=base, baseline_label=base_label,
-           title=f"models (n = {len(models)})")
+    _panel(axes[0], measured, predicted, label=label, baseline_ms=base,
+           baseline_label=base_label, title=f"models (n = {len(models)})")
     if panels == 2:
         assert layers is not None
         lab = "roofline, per layer" + (f" ({_stat_line(layer_stats)})" if layer_stats else "")
         _panel(axes[1], layers["measured_ms"].to_numpy(dtype=float),
-               layers["predicted_ms"].to_numpy(dtype=float), label=lab, annotate=False,
+               layers["predicted_ms"].to_numpy(dtype=float), label=lab,
                title=f"layers (n = {len(layers)})")
-    fig.suptitle(title, fontsize=11)
+    fit_suptitle(fig, title, fontsize=11)
+    if len(models) <= 40:  # model names beside the roofline's points, none over another
+        ok = np.isfinite(measured) & (measured > 0) & np.isfinite(predicted) & (predicted > 0)
+        points = [(axes[0], m, p, name, INK) for m, p, name, keep
+                  in zip(measured, predicted, models["model"], ok) if keep]
+        others = ([] if base is None else
+                  [(axes[0], m, b) for m, b in zip(measured, base) if m > 0 and b > 0])
+        place_tags(fig, points, fontsize=6.5, obstacles=others, offsets=FAR_OFFSETS)
     return fig
