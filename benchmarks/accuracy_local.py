@@ -224,7 +224,8 @@ def draw_figure(best: dict, ds: Dataset, per_layer: tuple | None, setup: str,
                 path: Path) -> None:
     """The scatter of docs/accuracy.md: leave-one-out predictions of ``best`` (the fitted
     roofline + overhead) and of scaled MAC counting; per layer when measured."""
-    from roofline.plots.saving import figure_bytes  # deferred: heavy import (matplotlib)
+    # deferred: heavy import (matplotlib)
+    from roofline.plots.saving import figure_bytes
     from roofline.plots.validation import scatter  # deferred: heavy import (matplotlib)
 
     models = pd.DataFrame(best["models"])

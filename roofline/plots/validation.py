@@ -87,7 +87,10 @@ def scatter(models: pd.DataFrame, *, title: str, stats: Mapping[str, Any] | None
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure  # deferred: heavy import
 
-    from roofline.plots.labels import FAR_OFFSETS, place_tags  # deferred: heavy import (matplotlib)
+    from roofline.plots.labels import (  # deferred: heavy import (matplotlib)
+        FAR_OFFSETS,
+        place_tags,
+    )
     from roofline.plots.style import (  # deferred: heavy import (matplotlib)
         INK,
         fit_suptitle,
