@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from roofline.cli.base import check_output, user_errors, write_output
-from roofline.cli.options import GreedyOptions, what_if_options
+from roofline.cli.options import GreedyOptions, model_input_options, what_if_options
 from roofline.errors import RooflineError
 from roofline.render.survey import FORMATS, render
 
@@ -77,7 +77,8 @@ def _duration(seconds: float) -> str:
               help="Devices: ids, id:variant, YAML files or globs ('pixel*'); several may "
               "follow one --hw.")
 @click.option("--resolution", "-r", "resolutions", type=int, multiple=True,
-              help="Input resolutions in pixels, several allowed; default: each model's own.")
+              help="Input resolutions in pixels, several allowed; default: each model's own. "
+              "Not with --input-shape, which fixes the resolution.")
 @click.option("--batch", "-b", type=int, default=1, show_default=True)
 @click.option("--dtype", default=None, help="Analysis dtype; default: each device's default.")
 @click.option("--weight-dtype", default=None, help="Weight dtype when it differs (e.g. int4).")
@@ -105,11 +106,13 @@ def _duration(seconds: float) -> str:
 @click.option("--output", "-o", default=None, help="Write to this file instead of stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @user_errors
+@model_input_options(resolution=False)  # its own -r (several values); --input-shape: one
 def survey(patterns: tuple[str, ...], hw: tuple[str, ...], resolutions: tuple[int, ...],
            batch: int, dtype: str | None, weight_dtype: str | None, fusion: str,
            workers: int | None, dask_address: str | None, timeout_s: float, no_compare: bool,
            no_cache: bool, journal: str | None, fresh: bool, retry_failed: bool, top: int,
-           fmt: str | None, output: str | None, quiet: bool) -> None:
+           fmt: str | None, output: str | None, quiet: bool,
+           input_shape: tuple[int, ...] | None) -> None:
     """Trace many models and rank them on every device: a leaderboard.
 
     PATTERNS are zoo names, timm names, timm globs ('timm:*mobilenet*', 'timm:*'),
@@ -119,6 +122,7 @@ def survey(patterns: tuple[str, ...], hw: tuple[str, ...], resolutions: tuple[in
     \b
     roofline survey 'timm:*mobilenet*' --hw pixel8_cpu h100_sxm --workers 2
     roofline survey 'zoo:*' -r 224 256 --hw 'pixel*' -o survey.csv
+    roofline survey mynet.py:tiny --input-shape 1,3,64,64
     """
     # deferred: heavy import (pandas, with the survey modules; `--help` stays fast)
     from roofline import survey as library
@@ -127,6 +131,12 @@ def survey(patterns: tuple[str, ...], hw: tuple[str, ...], resolutions: tuple[in
         fmt = _SUFFIX_FORMATS.get(Path(output).suffix.lower(), "table") if output else "table"
     if fmt == "parquet" and not output:
         raise RooflineError("--format parquet is binary; give --output FILE.parquet")
+    if input_shape is not None and resolutions:
+        raise RooflineError("--resolution and --input-shape conflict: give one (the shape "
+                            "fixes the resolution; its first dim is the batch)")
+    if input_shape is not None and batch != 1 and batch != input_shape[0]:
+        raise RooflineError(f"--batch {batch} disagrees with --input-shape "
+                            f"{','.join(map(str, input_shape))}: its first dim is the batch")
     if top < 0:
         raise RooflineError(f"--top must be >= 0, got {top}")
     check_output(output, inputs=[journal])
@@ -143,7 +153,7 @@ def survey(patterns: tuple[str, ...], hw: tuple[str, ...], resolutions: tuple[in
         weight_dtype=weight_dtype, fusion=fusion, workers=workers, dask=dask_address,
         timeout_s=timeout_s, compare=not no_compare, cache=not no_cache,
         journal=journal or "auto", fresh=fresh, retry_failed=retry_failed,
-        progress=_SurveyProgress(quiet), tasks=tasks)
+        progress=_SurveyProgress(quiet), tasks=tasks, input_shape=input_shape)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if result.interrupted:

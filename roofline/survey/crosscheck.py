@@ -23,7 +23,8 @@ FCM_FORMAT = 3
 CHECKS = ("exact", "within 1%", "folded", "differs", "not counted", "fcm failed")
 
 
-def flop_counter(spec: str, resolution: int | None, batch: int) -> dict[str, Any]:
+def flop_counter(spec: str, resolution: int | None, batch: int,
+                 input_shape: tuple[int, ...] | None = None) -> dict[str, Any]:
     """torch's FlopCounterMode on the model's forward on meta: MACs (its FLOPs / 2) in total
     and by aten op, or the error it raised.
 
@@ -39,7 +40,8 @@ def flop_counter(spec: str, resolution: int | None, batch: int) -> dict[str, Any
 
     src = resolve(spec)
     module = src.build(FORM)
-    shape, _ = model_input(src, module, label=src.label, resolution=resolution, batch=batch)
+    shape, _ = model_input(src, module, label=src.label, resolution=resolution, batch=batch,
+                           input_shape=input_shape)
     x = torch.empty(shape, device="meta")  # the input the trace used (the one resolver)
     error = ""
     for grad in (False, True):

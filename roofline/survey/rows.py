@@ -109,13 +109,14 @@ def _traced(spec: str, resolution: int | None,
     with ``job.compare``, FlopCounterMode's count of the same model's meta forward, both
     cached with it. A cache entry whose metadata is not what this code wrote is a miss,
     traced again; a damaged record of ours is computed again."""
-    key = trace_key(spec, resolution, job.batch) if job.cache and trace_cache.enabled() else None
+    key = trace_key(spec, resolution, job.batch, job.input_shape) if job.cache and trace_cache.enabled() else None
     hit = trace_cache.load(key) if key else None
     if hit is not None and isinstance(hit[1].get("label"), str):
         trace, meta = hit
         cached = True
     else:
         label, trace, meta = trace_model(spec, resolution=resolution, batch=job.batch,
+                                         input_shape=job.input_shape,
                                          cache=hit is None and job.cache, form=FORM)
         meta = {"label": label, **meta}
         cached = False
@@ -124,7 +125,8 @@ def _traced(spec: str, resolution: int | None,
     # what the survey adds to a trace is cached with it, so a repeat needs no torch
     added = False
     if job.compare and not valid_record(trace.meta.get("flop_counter")):
-        trace.meta["flop_counter"] = flop_counter(spec, resolution, job.batch)
+        trace.meta["flop_counter"] = flop_counter(spec, resolution, job.batch,
+                                                       job.input_shape)
         added = True
     folded = trace.meta.get("folded_macs")
     if not (isinstance(folded, int) and not isinstance(folded, bool) and folded >= 0):

@@ -69,6 +69,8 @@ class Survey:
         cols = list(BASE_COLUMNS)
         if not self.job.compare:
             cols = [c for c in cols if c not in FCM_COLUMNS]
+        if self.job.input_shape is not None:
+            cols.insert(cols.index("batch") + 1, "input_shape")
         for d in self.devices:
             cols += [f"latency_ms@{d.label}", f"memory_bound_fraction@{d.label}"]
         df = pd.DataFrame(self.rows)
@@ -134,6 +136,7 @@ def survey(
     retry_failed: bool = False,
     progress: Callable[[dict[str, Any], int, int], None] | None = None,
     tasks: Sequence[Task] | None = None,
+    input_shape: Sequence[int] | None = None,
 ) -> Survey:
     """Trace every model matching ``patterns`` at every resolution and put it on every device.
 
@@ -146,6 +149,8 @@ def survey(
     other surveys that share it. ``progress(row, done, total)`` is called as rows finish.
     ``tasks`` replaces the expansion of ``patterns`` (the benchmark picks its own list); a
     task's own resolution applies where ``resolutions`` leaves it to the model (None).
+    ``input_shape`` gives every model that input (its first dim is the batch, so ``batch``
+    must be 1 or agree); it excludes ``resolutions``, and rows then carry an ``input_shape``.
     Raises :class:`RooflineError` for bad arguments; a model that fails is a row.
     """
     t0 = time.perf_counter()
@@ -158,9 +163,12 @@ def survey(
         raise InputError(f"timeout must be a positive number of seconds, got {timeout_s!r}")
     if workers is not None and (workers < 1 or workers > 512):
         raise InputError(f"workers must be between 1 and 512, got {workers}")
+    shape = _shape(input_shape, resolutions, batch)
+    if shape is not None:
+        batch = shape[0]
     devices = resolve_devices(hw, dtype)
     wd = canonical_dtype(weight_dtype) if weight_dtype else None
-    job = Job(devices, batch, fusion, wd, compare, cache, float(timeout_s or 0))
+    job = Job(devices, batch, fusion, wd, compare, cache, float(timeout_s or 0), shape)
     base = list(tasks) if tasks is not None else expand(patterns, keep_going=True)
     if not base:
         raise InputError("no models to survey")
@@ -196,6 +204,8 @@ def survey(
         row = {**row, "spec": t.spec, "family": t.family}
         if row.get("resolution") is None:
             row["resolution"] = t.resolution
+        if job.input_shape is not None:
+            row["input_shape"] = ",".join(map(str, job.input_shape))
         rows[i] = row
         finished += 1
         if jr is not None and keys[i] is not None:
@@ -277,5 +287,25 @@ def _needs_torch(todo: list[tuple[int, Task]], job: Job) -> bool:
     if not (job.cache and trace_cache.enabled()):
         return True
     d = trace_cache.cache_dir()
-    return any(not (d / f"{trace_key(t.spec, t.resolution, job.batch)}.json.gz").exists()
+    return any(not (d / f"{trace_key(t.spec, t.resolution, job.batch, job.input_shape)}.json.gz")
+               .exists()
                for _, t in todo)
+
+
+def _shape(input_shape: Sequence[int] | None, resolutions: Sequence[int | None],
+           batch: int) -> tuple[int, ...] | None:
+    """``input_shape`` as a tuple of positive integers, checked against the other inputs."""
+    if input_shape is None:
+        return None
+    shape = tuple(input_shape)
+    if not shape or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0
+                            for d in shape):
+        raise InputError(f"input shape {input_shape!r} is not a shape of positive integers, "
+                         "e.g. (1, 3, 224, 224)")
+    if any(r is not None for r in resolutions):
+        raise InputError("give resolutions or an input shape, not both (the shape fixes the "
+                         "resolution)")
+    if batch != 1 and batch != shape[0]:
+        raise InputError(f"batch {batch} disagrees with input shape {shape}: its first dim "
+                         "is the batch")
+    return shape

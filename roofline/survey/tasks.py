@@ -68,6 +68,8 @@ class Job:
     compare: bool = True
     cache: bool = True
     timeout_s: float = 300.0
+    #: every model's input shape (its first dim the batch); None: each model's own input
+    input_shape: tuple[int, ...] | None = None
 
     def fingerprint(self) -> str:
         """Everything of the job that decides a row's numbers, the timeout excepted."""
@@ -77,6 +79,8 @@ class Job:
             "compare": self.compare, "code": trace_cache.code_fingerprint(),
             "version": __version__,
         }
+        if self.input_shape is not None:  # absent when unset: earlier journals stay valid
+            parts["input_shape"] = list(self.input_shape)
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -243,14 +247,17 @@ def resolve_devices(hw: Sequence[str], dtype: str | None) -> tuple[Device, ...]:
     return tuple(devices)
 
 
-def trace_key(spec: str, resolution: int | None, batch: int) -> str:
+def trace_key(spec: str, resolution: int | None, batch: int,
+              input_shape: tuple[int, ...] | None = None) -> str:
     """The trace cache key ``analysis.trace_model`` uses for a named model in its inference
     form (tests/test_survey.py checks that the two agree)."""
-    return trace_cache.trace_key(spec, resolution=resolution, batch=batch, form=FORM)
+    shape = None if input_shape is None else [list(input_shape)]  # as trace_model keys it
+    return trace_cache.trace_key(spec, resolution=resolution, batch=batch, input_shape=shape,
+                                 form=FORM)
 
 
 def row_key(task: Task, job: Job, job_fingerprint: str) -> str:
     """A task's key in a journal: its trace key and everything of the job behind its row
     (``job_fingerprint`` is ``job.fingerprint()``, computed once per survey)."""
-    key = trace_key(task.spec, task.resolution, job.batch)
+    key = trace_key(task.spec, task.resolution, job.batch, job.input_shape)
     return hashlib.sha256(f"{key}|{job_fingerprint}".encode()).hexdigest()[:32]

@@ -1,0 +1,75 @@
+"""--input-shape on `roofline survey` and `roofline measure`, through the one resolver
+(roofline.analysis.model_input): a custom file.py:factory model with no default size is
+surveyed and measured at the shape given, its row / CSV carries the shape, and `fit` /
+`validate` rebuild the same input from that CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from roofline.cli import main
+
+PLAIN = '''
+import torch.nn as nn
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).mean((2, 3)))
+
+
+def plain():
+    return Tiny()
+'''
+
+
+def run(*args: object):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def macs_by_hand(n: int, h: int, w: int) -> int:
+    """conv: output elements x C_in x k x k; linear: batch x in x out."""
+    return n * (8 * 3 * 9 * h * w + 8 * 10)
+
+
+@pytest.fixture()
+def plain(tmp_path: Path) -> str:
+    path = tmp_path / "mynet.py"
+    path.write_text(PLAIN)
+    return f"{path}:plain"
+
+
+@pytest.mark.slow
+def test_survey_input_shape(plain: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("ROOFLINE_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "s.csv"
+    res = run("survey", plain, "--input-shape", "2,3,20,24", "--hw", "pixel8_cpu", "-q",
+              "-j", "1", "-o", out)
+    assert res.exit_code == 0, res.output
+    row = pd.read_csv(out).iloc[0]
+    assert row["status"] == "ok", row["reason"]
+    assert row["input_shape"] == "2,3,20,24" and row["batch"] == 2
+    assert row["macs"] == macs_by_hand(2, 20, 24)
+    assert row["macs_fcm"] == macs_by_hand(2, 20, 24)  # the cross-check ran at that shape too
+    assert list(pd.read_csv(out).columns).index("input_shape") == \
+        list(pd.read_csv(out).columns).index("batch") + 1
+
+
+def test_survey_input_shape_conflicts_name_the_options(plain: str) -> None:
+    res = run("survey", plain, "-r", "32", "--input-shape", "1,3,32,32")
+    assert res.exit_code == 2
+    assert res.stderr == ("error: --resolution and --input-shape conflict: give one (the "
+                          "shape fixes the resolution; its first dim is the batch)\n")
+    res = run("survey", plain, "--batch", "4", "--input-shape", "2,3,32,32")
+    assert res.exit_code == 2 and "--batch 4 disagrees with --input-shape 2,3,32,32" in res.stderr
+    res = run("survey", plain, "--input-shape", "1,3,x")
+    assert res.exit_code == 2 and "--input-shape '1,3,x' is not a shape" in res.stderr
