@@ -419,9 +419,10 @@ def fake_layer_tables(calls=None):
         if calls is not None:
             calls.append((list(keys), fusion))
         out = {}
-        for model, res, dtype in keys:
+        for key in keys:
+            model, res, _dtype, _shape = key
             k = int(model[1:]) * (res or 224) / 224
-            out[(model, res, dtype)] = pd.DataFrame({
+            out[key] = pd.DataFrame({
                 "name": ["a", "b", "c"], "op": ["conv2d", "linear", "add"],
                 "macs": [1e8 * k, 2e7 * k, 0.0], "bytes": [2e6 * k, 1e7, 3e5 * k]})
         return out
@@ -458,7 +459,8 @@ def test_dataset_labels_resolutions_only_where_a_model_has_several():
     calls = []
     ds, tables = D.measured_dataset(rows, "tflite", fake_layer_tables(calls))
     assert ds.labels == ["m1@224", "m1@256", "m2"]
-    assert ds.keys == [("m1", 224, "fp32"), ("m1", 256, "fp32"), ("m2", None, "fp32")]
+    assert ds.keys == [("m1", 224, "fp32", None), ("m1", 256, "fp32", None),
+                       ("m2", None, "fp32", None)]
     assert calls == [(ds.keys, "tflite")] and set(tables) == set(ds.keys)
     assert list(ds.sizes) == [3, 3, 3]
 
@@ -472,7 +474,7 @@ def test_fit_and_validation_of_a_measurements_file(tmp_path):
     truth = get_profile("x86_core").roof("fp32")
     lines = ["model,resolution,dtype,threads,latency_ms,layer_index,layer,fusion"]
     for m in models:
-        t = layer_times(tables([(m, 224, "fp32")])[(m, 224, "fp32")], truth)
+        t = layer_times(tables([(m, 224, "fp32", None)])[(m, 224, "fp32", None)], truth)
         lines.append(f"{m},224,fp32,1,{t['latency_s'].sum() * 1e3:.9g},,,")
         for i, r in t.iterrows():
             lines.append(f"{m},224,fp32,1,{r.latency_s * 1e3:.9g},{i},{r['name']},none")

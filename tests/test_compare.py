@@ -301,7 +301,7 @@ def test_measure_uses_the_one_resolver(factories: Path) -> None:
     rm = real_model(f"{factories}:with_shape")
     assert tuple(rm.input.shape) == (1, 3, 32, 32) and rm.resolution == 32
     res = run("measure", f"{factories}:plain", "--repeats", "1")
-    assert res.exit_code == 2 and "pass --resolution, or let its factory" in res.stderr
+    assert res.exit_code == 2 and "pass --resolution or --input-shape, or let its factory" in res.stderr
 
 
 @pytest.mark.slow

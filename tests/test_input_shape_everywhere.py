@@ -57,7 +57,7 @@ def test_survey_input_shape(plain: str, tmp_path: Path, monkeypatch) -> None:
     assert res.exit_code == 0, res.output
     row = pd.read_csv(out).iloc[0]
     assert row["status"] == "ok", row["reason"]
-    assert row["input_shape"] == "2,3,20,24" and row["batch"] == 2
+    assert row["input_shape"] == "2x3x20x24" and row["batch"] == 2
     assert row["macs"] == macs_by_hand(2, 20, 24)
     assert row["macs_fcm"] == macs_by_hand(2, 20, 24)  # the cross-check ran at that shape too
     assert list(pd.read_csv(out).columns).index("input_shape") == \
@@ -73,3 +73,63 @@ def test_survey_input_shape_conflicts_name_the_options(plain: str) -> None:
     assert res.exit_code == 2 and "--batch 4 disagrees with --input-shape 2,3,32,32" in res.stderr
     res = run("survey", plain, "--input-shape", "1,3,x")
     assert res.exit_code == 2 and "--input-shape '1,3,x' is not a shape" in res.stderr
+
+
+@pytest.mark.slow
+def test_measure_input_shape_then_fit_and_validate(plain: str, tmp_path: Path,
+                                                  monkeypatch) -> None:
+    monkeypatch.setenv("ROOFLINE_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "m.csv"
+    res = run("measure", plain, "--input-shape", "1,3,20,24", "--repeats", "1",
+              "--min-time", "0", "--warmup", "0", "-o", out)
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(out)
+    assert list(df["input_shape"]) == ["1x3x20x24"] and df["resolution"].isna().all()
+    assert df["latency_ms"].iloc[0] > 0
+    # a second row of the same model at another shape (hand-written, as a CSV from another
+    # run would be): fit and validate trace each row at its own shape
+    with out.open("a") as fh:
+        fh.write(f"{df['model'].iloc[0]},,fp32,1,{2 * df['latency_ms'].iloc[0]:.6g},1,1,0,"
+                 f"{2 * df['latency_ms'].iloc[0]:.6g},cpu,1x3x40x48\n")
+    from roofline.calibration.dataset import measured_dataset
+    from roofline.calibration.measure import layer_tables
+    from roofline.calibration.measurements import measured_models
+
+    _, rows = measured_models(str(out))
+    ds, _ = measured_dataset(rows, "none", layer_tables)
+    label = df["model"].iloc[0]
+    assert ds.labels == [f"{label}@1x3x20x24", f"{label}@1x3x40x48"]
+    assert list(ds.total_macs) == [macs_by_hand(1, 20, 24), macs_by_hand(1, 40, 48)]
+    fit = run("fit", out, "-f", "json")
+    assert fit.exit_code == 0, fit.output
+    assert f"{label}@1x3x40x48" in fit.output
+    val = run("validate", "--hw", "pixel8_cpu", "-m", out)
+    assert val.exit_code == 0, val.output
+    assert f"{label}@1x3x20x24" in val.output
+
+
+def test_measure_old_csv_without_the_column_still_reads(tmp_path: Path) -> None:
+    from roofline.calibration.measurements import measured_models
+
+    csv = tmp_path / "old.csv"
+    csv.write_text("model,resolution,dtype,threads,latency_ms\nm1,224,fp32,1,1.0\n")
+    _, rows = measured_models(str(csv))
+    assert list(rows["input_shape"]) == [None] and list(rows["resolution"]) == [224]
+
+
+def test_measure_bad_shape_cell_names_the_line(tmp_path: Path) -> None:
+    from roofline.calibration.measurements import MeasurementError, read_measurements
+
+    csv = tmp_path / "bad.csv"
+    csv.write_text("model,latency_ms,input_shape\nm1,1.0,1x3xq\n")
+    with pytest.raises(MeasurementError, match="bad.csv: line 2: input_shape '1x3xq' is not"):
+        read_measurements(csv)
+
+
+def test_measure_conflicting_options(plain: str) -> None:
+    res = run("measure", plain, "-r", "32", "--input-shape", "1,3,32,32")
+    assert res.exit_code == 2
+    assert res.stderr == ("error: --resolution and --input-shape conflict: give one (the "
+                          "shape fixes the resolution)\n")
+    res = run("measure", plain, "--repeats", "1")
+    assert res.exit_code == 2 and "pass --resolution or --input-shape, or let" in res.stderr

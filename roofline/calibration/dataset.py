@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from roofline.calibration.measurements import Key
+from roofline.calibration.measurements import Key, shape_text
 from roofline.errors import RooflineError
 from roofline.latency.equation import roofline_time
 
-__all__ = ["MEASURED_RANGE_S", "Dataset", "FitError", "LayerTables", "measured_dataset"]
+__all__ = ["MEASURED_RANGE_S", "Dataset", "FitError", "LayerTables", "measured_dataset",
+           "measured_keys"]
 
 #: measured latencies a fit accepts, in seconds (see measurements.LATENCY_RANGE_MS)
 MEASURED_RANGE_S = (1e-9, 1e6)
@@ -30,7 +31,7 @@ class FitError(RooflineError):
 
 
 #: where layer tables come from: ``layer_tables(keys, fusion=...)`` -> {key: layer table}
-#: for keys (model, resolution or None, dtype), e.g. ``roofline.calibration.measure.layer_tables``
+#: for keys (model, resolution or None, dtype, input shape or None), e.g. ``roofline.calibration.measure.layer_tables``
 LayerTables = Callable[..., Mapping[Key, pd.DataFrame]]
 
 
@@ -133,12 +134,23 @@ def measured_dataset(rows: pd.DataFrame, fusion: str, layer_tables: LayerTables,
     """The data set of whole-model rows (from
     :func:`~roofline.calibration.measurements.measured_models`) with the layer table of each
     under ``fusion``: (data set, layer tables by key). A model measured at several
-    resolutions is labelled ``model@resolution``."""
-    keys = [(r.model, None if r.resolution is None else int(r.resolution), r.dtype)
-            for r in rows.itertuples()]
+    resolutions (or input shapes) is labelled ``model@resolution`` (``model@1x3x20x24``)."""
+    keys, labels = measured_keys(rows)
     tables = layer_tables(keys, fusion=fusion)
-    multi = {m for m in rows["model"] if (rows["model"] == m).sum() > 1}
-    labels = [m if m not in multi or res is None else f"{m}@{res}" for m, res, _ in keys]
     ds = Dataset.from_tables([tables[k] for k in keys], rows["latency_s"].to_numpy(),
                              labels, keys)
     return ds, tables
+
+
+def measured_keys(rows: pd.DataFrame) -> tuple[list[Key], list[str]]:
+    """The key of each whole-model row (model, resolution, dtype, input shape) and its label:
+    the model's name, with ``@resolution`` or ``@input shape`` where the model has several
+    rows."""
+    shapes = rows["input_shape"] if "input_shape" in rows else [None] * len(rows)
+    keys = [(r.model, None if r.resolution is None else int(r.resolution), r.dtype,
+             None if s is None else tuple(s)) for r, s in zip(rows.itertuples(), shapes)]
+    multi = {m for m in rows["model"] if (rows["model"] == m).sum() > 1}
+    at = [shape_text(s) or r for _, r, _, s in keys]
+    labels = [m if m not in multi or a is None else f"{m}@{a}"
+              for (m, *_), a in zip(keys, at)]
+    return keys, labels

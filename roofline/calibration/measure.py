@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from roofline.analysis import trace_model
-from roofline.calibration.measurements import Key
+from roofline.calibration.measurements import Key, shape_text
 from roofline.calibration.per_layer import profile_layers
 from roofline.calibration.real_model import EAGER_DTYPES, real_model
 from roofline.calibration.timing import (
@@ -40,9 +40,10 @@ __all__ = ["CSV_COLUMNS", "LAYER_COLUMNS", "check_eager_dtype", "expand_models",
            "layer_tables", "measure"]
 
 #: columns of the CSV that `roofline measure` writes (per-layer rows add layer_index, layer,
-#: fusion; whole-model rows leave them empty)
+#: fusion; whole-model rows leave them empty); input_shape ('1x3x20x24') is empty unless
+#: the input was given as a shape
 CSV_COLUMNS = ["model", "resolution", "dtype", "threads", "latency_ms", "runs", "repeats",
-               "spread_pct", "latency_min_ms", "device"]
+               "spread_pct", "latency_min_ms", "device", "input_shape"]
 LAYER_COLUMNS = ["layer_index", "layer", "fusion"]
 
 
@@ -87,10 +88,12 @@ def measure(specs: Sequence[str], *, threads: int = 1, dtype: str = "fp32",
             resolution: int | None = None, repeats: int = 7, min_time_s: float = 0.2,
             warmup_s: float = 0.3, per_layer: bool = False, fusion: str = "tflite",
             profile_runs: int = 5, device: str = "cpu",
-            progress: Progress = no_progress) -> pd.DataFrame:
+            progress: Progress = no_progress,
+            input_shape: tuple[int, ...] | None = None) -> pd.DataFrame:
     """Latency of each model (rows of :data:`CSV_COLUMNS`), and with ``per_layer`` its
     per-layer rows too (with :data:`LAYER_COLUMNS`); ``specs`` as for :func:`expand_models`.
-    ``device='cuda'`` times on the GPU (synchronising before each clock read)."""
+    ``device='cuda'`` times on the GPU (synchronising before each clock read).
+    ``input_shape`` (instead of ``resolution``) is every model's input; rows record it."""
     import torch  # deferred: heavy import
 
     d = check_eager_dtype(dtype)
@@ -112,7 +115,9 @@ def measure(specs: Sequence[str], *, threads: int = 1, dtype: str = "fp32",
     models = expand_models(specs)
     rows: list[dict[str, Any]] = []
     for k, spec in enumerate(models, 1):
-        rm = real_model(spec, dtype=d, resolution=resolution, device=device)
+        rm = real_model(spec, dtype=d, resolution=resolution, device=device,
+                        input_shape=input_shape)
+        shape = shape_text(rm.input_shape)
         with TorchThreads(threads), torch.no_grad():
             timing = time_callable(lambda m=rm: m.module(m.input), repeats=repeats,
                                    min_time_s=min_time_s, warmup_s=warmup_s, sync=sync)
@@ -120,12 +125,12 @@ def measure(specs: Sequence[str], *, threads: int = 1, dtype: str = "fp32",
         row = {"model": rm.label, "resolution": rm.resolution, "dtype": d, "threads": threads,
                "latency_ms": timing.latency_s * 1e3, "runs": timing.runs,
                "repeats": timing.repeats, "spread_pct": timing.spread_pct,
-               "latency_min_ms": timing.min_s * 1e3, "device": device}
+               "latency_min_ms": timing.min_s * 1e3, "device": device, "input_shape": shape}
         if per_layer:
             row.update({"layer_index": None, "layer": None, "fusion": None})
         rows.append(row)
         note = "" if finite else "  (warning: the output has NaN/inf)"
-        progress(f"[{k}/{len(models)}] {rm.label} @{rm.resolution}: "
+        progress(f"[{k}/{len(models)}] {rm.label} @{shape or rm.resolution}: "
                  f"{timing.latency_s * 1e3:.3f} ms (spread {timing.spread_pct:.1f} %, "
                  f"{timing.repeats} x {timing.runs} runs){note}")
         if per_layer:
@@ -138,7 +143,7 @@ def measure(specs: Sequence[str], *, threads: int = 1, dtype: str = "fp32",
             base = {"model": rm.label, "resolution": rm.resolution, "dtype": d,
                     "threads": threads, "repeats": 1, "spread_pct": None,
                     "latency_min_ms": None, "runs": profile_runs, "device": device,
-                    "fusion": fusion}
+                    "fusion": fusion, "input_shape": shape}
             rows += [{**base, "layer_index": int(r.layer_index), "layer": r.layer,
                       "latency_ms": r.latency_ms} for r in layers.itertuples()]
         del rm
@@ -163,12 +168,14 @@ def _finite(out: Any) -> bool:
 
 def layer_tables(keys: Sequence[Key], *, fusion: str = "none",
                  progress: Progress = no_progress) -> dict[Key, pd.DataFrame]:
-    """The layer table of each (model, resolution, dtype), from the trace cache when it can;
-    the same tables ``roofline analyze`` uses."""
+    """The layer table of each (model, resolution, dtype, input shape), from the trace cache
+    when it can; the same tables ``roofline analyze`` uses."""
     check_fusion(fusion)
     out = {}
-    for k, (model, res, dtype) in enumerate(keys, 1):
-        progress(f"[{k}/{len(keys)}] layer table of {model}" + (f" @{res}" if res else ""))
-        _, tr, _ = trace_model(model, resolution=res)
-        out[(model, res, dtype)] = layer_table(tr, fusion=fusion, dtype=dtype)
+    for k, key in enumerate(keys, 1):
+        model, res, dtype, shape = key
+        at = shape_text(shape) or res
+        progress(f"[{k}/{len(keys)}] layer table of {model}" + (f" @{at}" if at else ""))
+        _, tr, _ = trace_model(model, resolution=None if shape else res, input_shape=shape)
+        out[key] = layer_table(tr, fusion=fusion, dtype=dtype)
     return out

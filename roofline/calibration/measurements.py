@@ -1,8 +1,9 @@
 """Measurements CSVs: read, validated, narrowed to one device, dtype and thread count.
 
 A CSV (from ``roofline measure`` or any other runtime) has at least ``model`` and
-``latency_ms``; ``resolution``, ``dtype``, ``threads``, ``runs``, ``spread_pct``, ``device``
-and the per-layer ``layer_index``, ``layer``, ``fusion`` are read when present, other columns
+``latency_ms``; ``resolution``, ``input_shape`` ('1x3x20x24': the input when it was given
+as a shape; older CSVs have no such column), ``dtype``, ``threads``, ``runs``, ``spread_pct``,
+``device`` and the per-layer ``layer_index``, ``layer``, ``fusion`` are read when present, other columns
 ignored. Every problem is reported as one line naming the file, the CSV line and the problem
 (:class:`MeasurementError`). Pure pandas: nothing here imports torch.
 """
@@ -20,9 +21,11 @@ import pandas as pd
 
 from roofline.dtypes import canonical_dtype
 from roofline.errors import RooflineError, did_you_mean
+from roofline.models.resolve import parse_shape
 
 __all__ = ["LATENCY_RANGE_MS", "REQUIRED_COLUMNS", "Key", "MeasurementError", "measured_models",
-           "measured_threads", "model_rows", "parse_measurements", "read_measurements"]
+           "measured_threads", "model_rows", "parse_measurements", "read_measurements",
+           "shape_text"]
 
 #: columns a measurements CSV must have
 REQUIRED_COLUMNS = ("model", "latency_ms")
@@ -30,8 +33,13 @@ REQUIRED_COLUMNS = ("model", "latency_ms")
 #: about 11.6 days; values outside (a denormal, 1e300) are typos or broken tools
 LATENCY_RANGE_MS = (1e-6, 1e9)
 _MAX_INT = 2**31 - 1  # the largest resolution, thread count, run count or layer index read
-#: a model's key in a data set: (model, resolution or None, dtype)
-Key = tuple[str, "int | None", str]
+#: a model's key in a data set: (model, resolution or None, dtype, input shape or None)
+Key = tuple[str, "int | None", str, "tuple[int, ...] | None"]
+
+
+def shape_text(shape: Any) -> str | None:
+    """An input shape as a CSV cell, (1, 3, 20, 24) -> '1x3x20x24'; None stays None."""
+    return None if shape is None else "x".join(str(int(d)) for d in shape)
 
 
 class MeasurementError(RooflineError):
@@ -44,6 +52,7 @@ def read_measurements(path: str | os.PathLike[str], *,
     """Read and validate a measurements CSV.
 
     Returns one row per CSV data row with columns ``model``, ``resolution`` (int or None),
+    ``input_shape`` (a tuple or None),
     ``dtype`` (canonical or None), ``threads`` (int or None), ``latency_s``, ``runs``,
     ``layer_index`` (int or None; -1 marks time outside every layer), ``layer``, ``fusion``
     and ``line`` (the CSV line number, header = line 1). ``check_model(name)`` is called once
@@ -115,7 +124,7 @@ def parse_measurements(text: str, *, src: str = "<measurements>",
     if not rows:
         raise MeasurementError(f"{src}: no data rows under the header")
     df = pd.DataFrame(rows)
-    for c in ("dtype", "layer", "fusion", "device"):  # missing text stays None, not NaN
+    for c in ("dtype", "layer", "fusion", "device", "input_shape"):  # missing text stays None, not NaN
         df[c] = df[c].astype(object).where(df[c].notna(), None)
     return df
 
@@ -151,6 +160,11 @@ def _parse_row(cell: Mapping[str, str], line: int, src: str) -> dict[str, Any]:
         except RooflineError as e:
             raise bad(str(e)) from None
     out["dtype"] = dtype or None
+    shape = cell.get("input_shape", "")
+    try:
+        out["input_shape"] = parse_shape(shape, "input_shape") if shape else None
+    except RooflineError as e:
+        raise bad(str(e)) from None
     out["layer"] = cell.get("layer", "") or None
     out["fusion"] = cell.get("fusion", "") or None
     out["device"] = cell.get("device", "") or None
@@ -184,7 +198,8 @@ def _integer(text: str, name: str, bad: Callable[[str], MeasurementError], *,
 
 def model_rows(df: pd.DataFrame, *, dtype: str | None = None,
                threads: int | None = None, src: str = "measurements") -> pd.DataFrame:
-    """The whole-model rows of a measurements frame, one per (model, resolution, dtype):
+    """The whole-model rows of a measurements frame, one per (model, resolution, dtype, input
+    shape):
     repeated measurements of the same model are combined by their median (``samples`` rows,
     ``rows_spread_pct`` their range over the median, ``spread_pct`` the largest spread between
     repeats a row reports, NaN when none does). Rows at another dtype or thread count than
@@ -198,9 +213,12 @@ def model_rows(df: pd.DataFrame, *, dtype: str | None = None,
                                "fit or validate one device at a time")
     whole = _narrow(whole, "dtype", dtype, src, "--dtype")
     whole = _narrow(whole, "threads", threads, src, "--threads")
-    keys = ["model", "resolution", "dtype"]
+    keys = ["model", "resolution", "dtype", "input_shape"]
+    shapes = whole["input_shape"] if "input_shape" in whole else [None] * len(whole)
     g = whole.assign(resolution=whole["resolution"].astype(object),
-                     dtype=whole["dtype"].astype(object))
+                     dtype=whole["dtype"].astype(object),
+                     input_shape=pd.Series([shape_text(s) for s in shapes], index=whole.index,
+                                           dtype=object))
     g = g.where(g.notna(), None)
     spread = whole["spread_pct"] if "spread_pct" in whole else float("nan")
     g = g.assign(spread_pct=pd.to_numeric(spread, errors="coerce"))
@@ -212,9 +230,12 @@ def model_rows(df: pd.DataFrame, *, dtype: str | None = None,
     # the spread of a model measured in several rows: (slowest - fastest) / median, in %
     out["rows_spread_pct"] = 100.0 * (out.pop("high_s") - out.pop("low_s")) / out["latency_s"]
     # groupby turns a None key back into NaN: an absent resolution or dtype is None again
-    for col in ("resolution", "dtype"):
+    for col in ("resolution", "dtype", "input_shape"):
         out[col] = pd.Series([None if pd.isna(v) else v for v in out[col].astype(object)],
                              index=out.index, dtype=object)
+    out["input_shape"] = pd.Series(  # the text grouped on, a tuple again
+        [None if s is None else parse_shape(s) for s in out["input_shape"]],
+        index=out.index, dtype=object)
     return out
 
 

@@ -116,7 +116,7 @@ def profile_layers(rm: RealModel, *, fusion: str = "tflite", dtype: str = "fp32"
                    threads: int = 1, runs: int = 5) -> pd.DataFrame:
     """Measured time per layer of the layer table (columns ``layer_index``, ``layer``,
     ``latency_ms``), plus one row (index -1) for time outside every layer."""
-    _, tr, _ = trace_model(rm.spec, resolution=rm.resolution)
+    _, tr, _ = trace_model(rm.spec, resolution=rm.resolution, input_shape=rm.input_shape)
     groups = group_ops(tr, fusion)
     with TorchThreads(threads):
         self_s = module_self_times(rm.module, rm.input, runs=runs)

@@ -47,25 +47,31 @@ class RealModel:
     input: torch.Tensor
     resolution: int | None
     spec: str
+    #: the input shape asked for (None: the model's own input, found by the one resolver)
+    input_shape: tuple[int, ...] | None = None
 
 
 def real_model(spec: str, *, dtype: str = "fp32", resolution: int | None = None,
-               device: str = "cpu", seed: int = 0) -> RealModel:
+               device: str = "cpu", seed: int = 0,
+               input_shape: tuple[int, ...] | None = None) -> RealModel:
     """Build ``spec`` as the analysis does (meta), then materialise and initialise it (see the
-    module docstring)."""
+    module docstring); its input is ``input_shape`` when given (its first dim the batch)."""
     import torch  # deferred: heavy import
 
     src = resolve(spec)
-    if resolution is not None or src.resolution is not None:
+    if input_shape is None and (resolution is not None or src.resolution is not None):
         src.input_shape(resolution, 1)  # a bad resolution fails before the build
     module = src.build()
-    shape, _ = model_input(src, module, label=src.label, resolution=resolution)  # the one resolver
+    shape, found = model_input(src, module, label=src.label, resolution=resolution,
+                               input_shape=input_shape)  # the one resolver
     module = materialise(module, device=device, seed=seed)
     gen = torch.Generator(device="cpu").manual_seed(seed + 1)
     x = torch.randn(shape, generator=gen).to(device=device)
     calibrate_scale(module, x)
     module = module.to(torch_dtype(dtype)).eval()
-    return RealModel(src.label, module, x.to(torch_dtype(dtype)), shape[-1], spec)
+    res = found.get("resolution", shape[-1] if input_shape is None else None)
+    return RealModel(src.label, module, x.to(torch_dtype(dtype)), res, spec,
+                     None if input_shape is None else tuple(shape))
 
 
 def calibrate_scale(module: nn.Module, x: torch.Tensor) -> None:

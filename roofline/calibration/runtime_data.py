@@ -25,8 +25,13 @@ from typing import Any
 
 import pandas as pd
 
-from roofline.calibration.dataset import LayerTables
-from roofline.calibration.measurements import Key, MeasurementError, measured_models
+from roofline.calibration.dataset import LayerTables, measured_keys
+from roofline.calibration.measurements import (
+    Key,
+    MeasurementError,
+    measured_models,
+    shape_text,
+)
 from roofline.calibration.stats import compare
 from roofline.errors import RooflineError
 from roofline.hardware.runtime import Runtime, get_runtime
@@ -71,16 +76,19 @@ def _read_table(path: os.PathLike[str] | str) -> pd.DataFrame:
 def deployed_tables(keys: Sequence[Key], graph: str, *,
                     progress: Callable[[str], None] = lambda _: None,
                     ) -> dict[Key, pd.DataFrame]:
-    """The deployed layer table of each (model, resolution, dtype) in ``graph`` (``tflite``
-    or ``onnx``): the model exported (cached) and its file read."""
+    """The deployed layer table of each (model, resolution, dtype, input shape) in ``graph``
+    (``tflite`` or ``onnx``): the model exported (cached) and its file read."""
     # deferred: heavy import (export loads torch and the converters)
     from roofline.runtimes.export import export
 
     out = {}
-    for k, (model, res, dtype) in enumerate(keys, 1):
-        progress(f"[{k}/{len(keys)}] {graph} {dtype} of {model}" + (f" @{res}" if res else ""))
-        path = export(model, graph, dtype, resolution=res)
-        out[(model, res, dtype)] = _read_table(path)
+    for k, key in enumerate(keys, 1):
+        model, res, dtype, shape = key
+        at = shape_text(shape) or res
+        progress(f"[{k}/{len(keys)}] {graph} {dtype} of {model}" + (f" @{at}" if at else ""))
+        path = export(model, graph, dtype, resolution=None if shape else res,
+                      input_shape=shape)
+        out[key] = _read_table(path)
     return out
 
 
@@ -131,14 +139,11 @@ def runtime_dataset(path: str, runtime: Runtime | None, *, layer_tables: LayerTa
                 f"{path}: rows measured on runtime {', '.join(wrong)}, but the device's runtime "
                 f"{runtime.id} runs {runtime.graph} graphs ({expected}); pass the matching "
                 "--hw profile or --runtime")
-    keys = [(r.model, None if r.resolution is None else int(r.resolution), r.dtype)
-            for r in rows.itertuples()]
+    keys, labels = measured_keys(rows)
     get, what = tables_for(runtime, layer_tables=layer_tables, fusion=fusion)
     tables = dict(get(keys))
-    multi = {m for m in rows["model"] if (rows["model"] == m).sum() > 1}
-    labels = [m if m not in multi or res is None else f"{m}@{res}" for m, res, _ in keys]
     fam = dict(zip(extra["model"], extra["family"])) if "family" in extra else {}
-    families = [fam.get(m, "") for m, _, _ in keys] if fam else []
+    families = [fam.get(m, "") for m, *_ in keys] if fam else []
     data = RuntimeData.from_tables([tables[k] for k in keys], rows["latency_s"].to_numpy(),
                                    labels, dtypes[0], keys, families)
     return data, tables, what

@@ -16,9 +16,14 @@ import numpy as np
 import pandas as pd
 
 from roofline.calibration.dataset import LayerTables, measured_dataset
-from roofline.calibration.measurements import MeasurementError, measured_models
+from roofline.calibration.measurements import (
+    MeasurementError,
+    measured_models,
+    shape_text,
+)
 from roofline.calibration.stats import compare
 from roofline.latency.equation import layer_times
+from roofline.models.resolve import parse_shape
 
 __all__ = ["Validation", "layer_comparison", "validate_profile"]
 
@@ -84,10 +89,13 @@ def layer_comparison(df: pd.DataFrame, profile: Any, layer_tables: LayerTables, 
     if per.empty:
         return None, None
     out = []
-    for (model, res, fusion, d), g in per.groupby(
+    shapes = per["input_shape"] if "input_shape" in per else pd.Series(None, index=per.index)
+    for (model, res, fusion, d, shape), g in per.groupby(
             [per["model"], per["resolution"].fillna(-1), per["fusion"].fillna("tflite"),
-             per["dtype"].fillna(dtype or profile.default_dtype)], sort=False):
-        key = (model, None if res == -1 else int(res), d)
+             per["dtype"].fillna(dtype or profile.default_dtype),
+             shapes.map(lambda s: shape_text(s) or "")], sort=False):
+        key = (model, None if res == -1 else int(res), d,
+               parse_shape(shape) if shape else None)
         table = layer_times(layer_tables([key], fusion=fusion)[key], profile.roof(d))
         for row in g.itertuples():
             i = int(row.layer_index)

@@ -107,7 +107,8 @@ def bench(output: str | None, profile_id: str | None, threads: int | None, devic
               help="torch: fp32 (default), bf16 or fp16; litert: int8 (default), fp16, fp32; "
               "onnxruntime: int8 (default) or fp32.")
 @click.option("--resolution", "-r", type=int, default=None,
-              help="Input resolution; default: each model's zoo (paper) resolution.")
+              help="Input resolution; default: each model's zoo (paper) resolution. Not with "
+              "--input-shape.")
 @click.option("--repeats", type=int, default=7, show_default=True,
               help="Timed repeats; the latency is their median.")
 @click.option("--min-time", type=float, default=0.2, show_default=True,
@@ -127,33 +128,40 @@ def bench(output: str | None, profile_id: str | None, threads: int | None, devic
 @click.option("--per-op", is_flag=True,
               help="With --runtime onnxruntime: also each node's time from ORT's profiler.")
 @user_errors
-@model_input_options(resolution=False, input_shape=False)  # its own -r; errors name only it
+@model_input_options(resolution=False)  # its own -r
 def measure(models: tuple[str, ...], threads: int, dtype: str | None, resolution: int | None,
             repeats: int, min_time: float, warmup: float, per_layer: bool, device: str,
-            fusion: str, output: str | None, runtime: str, per_op: bool) -> None:
+            fusion: str, output: str | None, runtime: str, per_op: bool,
+            input_shape: tuple[int, ...] | None) -> None:
     """Measure the real latency of MODELS on this machine (batch 1).
 
     MODELS are zoo names, globs over the zoo ('mnv4*'), 'all', timm names or
     file.py:factory; with --runtime litert/onnxruntime also .tflite/.onnx files. Weights are
     random but deterministic; the latency is the median of --repeats repeats, each the mean
-    of many runs, after a warm-up. Writes CSV: model,resolution,dtype,threads,latency_ms,
-    runs,... for `roofline fit` and `validate`; a runtime's rows add `runtime` and the graph
+    of many runs, after a warm-up. --input-shape gives every model that input (its first
+    dim the batch), e.g. a file.py:factory model with no default size. Writes CSV:
+    model,resolution,dtype,threads,latency_ms,runs,...,input_shape for `roofline fit` and
+    `validate` (they rebuild the same input); a runtime's rows add `runtime` and the graph
     it ran (delegate partitions, ops outside the delegate, float/TRANSPOSE/QUANTIZE ops).
 
     \b
     roofline measure mnv4_conv_small mobilenetv2_100 --threads 1 -o measured.csv
     roofline measure mnv4_conv_small fastvit_t8 --runtime litert --dtype int8
+    roofline measure mynet.py:tiny --input-shape 1,3,64,64 -o measured.csv
     """
     # deferred: pandas and torch stay out of `roofline --help`
     from roofline.calibration.measure import (check_eager_dtype, expand_models, measure as
                                               measure_models)
 
+    if input_shape is not None and resolution is not None:
+        raise RooflineError("--resolution and --input-shape conflict: give one (the shape "
+                            "fixes the resolution)")
     if runtime != "torch":
         check_output(output)
         return measure_on_runtime(models, runtime, threads=threads, dtype=dtype,
                                   resolution=resolution, repeats=repeats, min_time=min_time,
                                   warmup=warmup, per_layer=per_layer, per_op=per_op,
-                                  device=device, output=output)
+                                  device=device, output=output, input_shape=input_shape)
     if per_op:
         raise RooflineError("--per-op times a runtime's own ops; with torch use --per-layer")
     dtype = dtype or "fp32"
@@ -172,7 +180,8 @@ def measure(models: tuple[str, ...], threads: int, dtype: str | None, resolution
         _progress(f"warning: {busy}")
     df = measure_models(models, threads=threads, dtype=dtype, resolution=resolution,
                      repeats=repeats, min_time_s=min_time, warmup_s=warmup,
-                     per_layer=per_layer, fusion=fusion, device=device, progress=_progress)
+                     per_layer=per_layer, fusion=fusion, device=device, progress=_progress,
+                     input_shape=input_shape)
     if "layer_index" in df:
         df["layer_index"] = df["layer_index"].astype("Int64")
     write_output(output, frame_csv(df, index=False, float_format="%.6g"))

@@ -13,6 +13,7 @@ import click
 
 from roofline.cli.base import user_errors
 from roofline.errors import InputError, NoInputShapeError
+from roofline.models.resolve import parse_shape
 
 __all__ = ["GreedyOptions", "what_if_options", "what_if_devices", "expand_devices", "model_input_options", "parse_shape",
            "WHAT_IF_OPTIONS"]
@@ -168,15 +169,3 @@ def _command_options(added: Sequence[str]) -> list[str]:
     ctx = click.get_current_context(silent=True)
     have = {o for p in (ctx.command.params if ctx else ()) for o in getattr(p, "opts", ())}
     return [o for o in ("--resolution", "--input-shape") if o in have or o in added]
-
-
-def parse_shape(text: str, option: str = "--input-shape") -> tuple[int, ...]:
-    """'1,3,224,224' or '1x3x224x224' -> (1, 3, 224, 224)."""
-    parts = re.split(r"\s*[,x]\s*", text.strip())
-    try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        raise InputError(f"{option} {text!r} is not a shape; expected e.g. 1,3,224,224") from None
-    if not shape or any(d <= 0 for d in shape):
-        raise InputError(f"{option} {text!r} must be positive integers, e.g. 1,3,224,224")
-    return shape

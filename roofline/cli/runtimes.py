@@ -21,7 +21,8 @@ def _progress(message: str) -> None:
 def measure_on_runtime(models: tuple[str, ...], runtime: str, *, threads: int,
                        dtype: str | None, resolution: int | None, repeats: int,
                        min_time: float, warmup: float, per_layer: bool, per_op: bool,
-                       device: str, output: str | None) -> None:
+                       device: str, output: str | None,
+                       input_shape: tuple[int, ...] | None = None) -> None:
     """`roofline measure --runtime litert|onnxruntime`: export (cached), time, write CSV."""
     # deferred: pandas and the converters stay out of `roofline --help`
     from roofline.runtimes.export import check_target, require
@@ -41,7 +42,8 @@ def measure_on_runtime(models: tuple[str, ...], runtime: str, *, threads: int,
     require(RUNTIME_TARGET[runtime])
     df = measure_runtime(models, runtime=runtime, dtype=dtype, threads=threads,
                          resolution=resolution, repeats=repeats, min_time_s=min_time,
-                         warmup_s=warmup, per_op=per_op, progress=_progress)
+                         warmup_s=warmup, per_op=per_op, progress=_progress,
+                         input_shape=input_shape)
     for col in ("layer_index", "resolution", "partitions", "undelegated_ops", "float_ops",
                 "transposes", "quantize_ops", "dequantize_ops", "ops"):
         if col in df:

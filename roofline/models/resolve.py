@@ -16,20 +16,27 @@ and nothing is allocated (:mod:`roofline.models.build`).
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from roofline.errors import NoInputShapeError, TraceError, UnknownModelError, did_you_mean
+from roofline.errors import (
+    InputError,
+    NoInputShapeError,
+    TraceError,
+    UnknownModelError,
+    did_you_mean,
+)
 from roofline.models.build import build_timm, check_batch, check_form, check_resolution
 from roofline.models.registry import ZooEntry, close_names, lookup
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch.nn as nn
 
-__all__ = ["ModelSource", "resolve"]
+__all__ = ["ModelSource", "parse_shape", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -142,3 +149,17 @@ def _resolve_file(spec: str) -> ModelSource:
         return model.eval()
 
     return ModelSource(spec, build, None, kind="file", declared=declared)
+
+
+def parse_shape(text: str, option: str = "--input-shape") -> tuple[int, ...]:
+    """'1,3,224,224' or '1x3x224x224' -> (1, 3, 224, 224): THE shape parser, for the command
+    line's ``--input-shape`` and a measurements CSV's ``input_shape`` cells (``option`` names
+    where the text came from)."""
+    parts = re.split(r"\s*[,x]\s*", text.strip())
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        raise InputError(f"{option} {text!r} is not a shape; expected e.g. 1,3,224,224") from None
+    if not shape or any(d <= 0 for d in shape):
+        raise InputError(f"{option} {text!r} must be positive integers, e.g. 1,3,224,224")
+    return shape

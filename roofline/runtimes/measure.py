@@ -24,6 +24,7 @@ import pandas as pd
 
 from roofline.calibration.measure import CSV_COLUMNS, LAYER_COLUMNS, expand_models
 from roofline.calibration.measure import measure as torch_measure
+from roofline.calibration.measurements import shape_text
 from roofline.calibration.timing import check_threads, time_callable
 from roofline.errors import InputError
 from roofline.models.zoo import resolve
@@ -121,16 +122,19 @@ def measure_runtime(specs: Sequence[str], *, runtime: str = "litert", dtype: str
                     threads: int = 1, resolution: int | None = None, repeats: int = 7,
                     min_time_s: float = 0.2, warmup_s: float = 0.3, per_op: bool = False,
                     use_cache: bool = True, verbose: bool = False,
-                    progress: Progress = _quiet) -> pd.DataFrame:
+                    progress: Progress = _quiet,
+                    input_shape: tuple[int, ...] | None = None) -> pd.DataFrame:
     """Latency of each model on ``runtime`` (rows of :data:`RUNTIME_COLUMNS`); with
     ``per_op`` (ONNX Runtime only) also per-node rows. ``specs`` as ``roofline measure``
-    takes them (zoo names, globs, 'all', timm names, file.py:factory), or deployed files."""
+    takes them (zoo names, globs, 'all', timm names, file.py:factory), or deployed files.
+    ``input_shape`` (instead of ``resolution``) is every named model's input, exported at it;
+    rows record it in ``input_shape``."""
     rt = check_runtime(runtime)
     check_threads(threads)
     if rt == "torch":
         df = torch_measure(specs, threads=threads, dtype=dtype, resolution=resolution,
-                     repeats=repeats, min_time_s=min_time_s, warmup_s=warmup_s,
-                     progress=progress)
+                           repeats=repeats, min_time_s=min_time_s, warmup_s=warmup_s,
+                           progress=progress, input_shape=input_shape)
         df["runtime"] = "torch"
         return df.reindex(columns=RUNTIME_COLUMNS)
     if per_op and rt == "litert":
@@ -153,7 +157,8 @@ def measure_runtime(specs: Sequence[str], *, runtime: str = "litert", dtype: str
         if is_file:
             path = Path(spec)
         else:
-            path = export(spec, target, d, resolution=resolution, use_cache=use_cache,
+            path = export(spec, target, d, resolution=resolution, input_shape=input_shape,
+                          use_cache=use_cache,
                           verbose=verbose, progress=progress)
         row, stats = measure_file(path, rt, threads=threads, repeats=repeats,
                                   min_time_s=min_time_s, warmup_s=warmup_s, verbose=verbose)
@@ -162,8 +167,10 @@ def measure_runtime(specs: Sequence[str], *, runtime: str = "litert", dtype: str
             row.update({"model": str(spec), "dtype": fdtype, "resolution": res})
         else:
             src = resolve(spec)
-            res = resolution if resolution is not None else src.resolution
-            row.update({"model": src.label, "dtype": d, "resolution": res})
+            res = None if input_shape is not None else \
+                resolution if resolution is not None else src.resolution  # as measure's rows
+            row.update({"model": src.label, "dtype": d, "resolution": res,
+                        "input_shape": shape_text(input_shape)})
         if per_op:
             row.update({"layer_index": None, "layer": None, "fusion": None, "op_type": None})
         rows.append(row)
@@ -177,6 +184,7 @@ def measure_runtime(specs: Sequence[str], *, runtime: str = "litert", dtype: str
         if per_op:
             ops = ort.profile_ops(path, threads)
             base = {"model": row["model"], "resolution": row["resolution"],
+                    "input_shape": row.get("input_shape"),
                     "dtype": row["dtype"], "threads": threads, "runs": 10, "repeats": 1,
                     "device": "cpu", "runtime": rt, "fusion": "runtime"}
             rows += [{**base, "layer_index": i, "layer": r.node, "op_type": r.op_type,

@@ -205,7 +205,7 @@ def survey(
         if row.get("resolution") is None:
             row["resolution"] = t.resolution
         if job.input_shape is not None:
-            row["input_shape"] = ",".join(map(str, job.input_shape))
+            row["input_shape"] = "x".join(map(str, job.input_shape))
         rows[i] = row
         finished += 1
         if jr is not None and keys[i] is not None:
