@@ -178,7 +178,8 @@ def measure_runtime(specs: Sequence[str], *, runtime: str = "litert", dtype: str
             else ""
         parts = f", {row['partitions']} partition(s)" if row.get("partitions") is not None \
             else ""
-        progress(f"[{k}/{len(jobs)}] {row['model']} @{row['resolution']} {rt} {row['dtype']}: "
+        at = row.get("input_shape") or row["resolution"]
+        progress(f"[{k}/{len(jobs)}] {row['model']} @{at} {rt} {row['dtype']}: "
                  f"{row['latency_ms']:.3f} ms (spread {row['spread_pct']:.1f} %{parts}"
                  f"{outside})")
         if per_op:
