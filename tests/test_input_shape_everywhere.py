@@ -133,3 +133,18 @@ def test_measure_conflicting_options(plain: str) -> None:
                           "shape fixes the resolution)\n")
     res = run("measure", plain, "--repeats", "1")
     assert res.exit_code == 2 and "pass --resolution or --input-shape, or let" in res.stderr
+
+
+@pytest.mark.slow
+def test_survey_of_a_sizeless_model_names_the_survey_options(plain: str, tmp_path: Path,
+                                                             monkeypatch) -> None:
+    monkeypatch.setenv("ROOFLINE_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "s.csv"
+    res = run("survey", plain, "--hw", "pixel8_cpu", "-q", "-j", "1", "--no-compare", "-o", out)
+    assert res.exit_code == 0, res.output
+    row = pd.read_csv(out).iloc[0]
+    assert row["status"] == "failed"
+    assert row["reason"].endswith(":plain has no default input size")
+    assert "note: 1 model(s) have no default input size: pass --resolution or --input-shape, " \
+        "or let the factory return (model, input_shape)" in res.stderr
+    assert "input_shape=" not in res.stderr + row["reason"]  # no Python keyword in the CLI

@@ -126,6 +126,7 @@ def survey(patterns: tuple[str, ...], hw: tuple[str, ...], resolutions: tuple[in
     """
     # deferred: heavy import (pandas, with the survey modules; `--help` stays fast)
     from roofline import survey as library
+    from roofline.survey.rows import NO_INPUT_SIZE  # deferred: as above
 
     if fmt is None:
         fmt = _SUFFIX_FORMATS.get(Path(output).suffix.lower(), "table") if output else "table"
@@ -156,6 +157,10 @@ def survey(patterns: tuple[str, ...], hw: tuple[str, ...], resolutions: tuple[in
         progress=_SurveyProgress(quiet), tasks=tasks, input_shape=input_shape)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
+    sizeless = sum(str(r.get("reason", "")).endswith(NO_INPUT_SIZE) for r in result.rows)
+    if sizeless:
+        click.echo(f"note: {sizeless} model(s) have no default input size: pass --resolution "
+                   "or --input-shape, or let the factory return (model, input_shape)", err=True)
     if result.interrupted:
         done = f"interrupted: {len(result.rows)} of {result.total} rows finished"
         click.echo(f"{done}, kept in {result.journal}; run the same command again to resume"

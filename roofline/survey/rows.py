@@ -14,7 +14,7 @@ from typing import Any
 
 from roofline import cache as trace_cache
 from roofline.analysis import trace_model
-from roofline.errors import RooflineError
+from roofline.errors import NoInputShapeError, RooflineError
 from roofline.graph.layers import layer_table
 from roofline.graph.records import Trace
 from roofline.latency.devices import model_on_devices
@@ -28,13 +28,17 @@ from roofline.survey.crosscheck import (
 from roofline.survey.deadlines import TaskTimeout, deadline, quiet
 from roofline.survey.tasks import FORM, Job, Task, one_line, trace_key
 
-__all__ = ["STATUSES", "BASE_COLUMNS", "FCM_COLUMNS", "run_task", "failed_row", "valid_row"]
+__all__ = ["STATUSES", "BASE_COLUMNS", "FCM_COLUMNS", "NO_INPUT_SIZE", "run_task", "failed_row",
+           "valid_row"]
 
 STATUSES = ("ok", "failed", "timeout")
 #: a row's columns before the per-device ones, in order
 BASE_COLUMNS = ("spec", "model", "family", "resolution", "batch", "status", "reason", "macs",
                 "macs_fcm", "rel_diff", "fcm_check", "macs_folded", "mac_diff", "fcm_error",
                 "params", "unsupported", "coverage", "ops", "seconds", "trace_cached")
+#: the reason of a model that declares no input size and was given none (the caller says how
+#: to give one: the command line with its options, Python with ``input_shape=``)
+NO_INPUT_SIZE = "has no default input size"
 #: the columns of the FlopCounterMode check (absent with ``compare`` off)
 FCM_COLUMNS = ("macs_fcm", "rel_diff", "fcm_check", "mac_diff", "fcm_error")
 
@@ -57,6 +61,8 @@ def run_task(spec: str, resolution: int | None, job: Job) -> dict[str, Any]:
         row.update(status="timeout", reason=f"took longer than {job.timeout_s:g} s")
     except KeyboardInterrupt:
         raise
+    except NoInputShapeError as e:
+        row.update(status="failed", reason=f"{e.label} {NO_INPUT_SIZE}")
     except RooflineError as e:
         row.update(status="failed", reason=one_line(str(e)))
     except BaseException as e:  # noqa: BLE001 - whatever the model raises is a row, not a crash
