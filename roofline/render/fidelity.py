@@ -58,7 +58,7 @@ def fidelity_markdown(rows: Sequence[Row], gaps: Mapping[tuple[str, str], str | 
         "figures its source publishes and beside fvcore's count of the same architecture. "
         "1 MAC = 2 FLOPs; fvcore calls MACs \"flops\".",
         "",
-        "- **ours**: `roofline.analysis.analyze` on the zoo entry, traced on the meta device at "
+        "- **ours**: `roofline.analyze` on the zoo entry, traced on the meta device at "
         "the paper's resolution, in the inference form (MobileOne and FastViT "
         "re-parameterised, as deployed and as the paper measured them). Params: every "
         "parameter once, BatchNorm scale and shift included. MACs: conv, linear, matmul and "
