@@ -23,6 +23,8 @@ _LAZY = {
     "analyze": ("roofline.analysis", "analyze"),
     "Analysis": ("roofline.analysis", "Analysis"),
     "compare": ("roofline.comparison", "compare"),
+    "sweep": ("roofline.ridge_sweep", "sweep"),
+    "plot": ("roofline.plotting", "plot"),
     "trace_model": ("roofline.analysis", "trace_model"),
     "trace": ("roofline.graph.torch_trace", "trace"),
     "Trace": ("roofline.graph.records", "Trace"),

@@ -3,8 +3,9 @@
 Each notebook is executed in a fresh ``python3`` kernel (this interpreter's ipykernel), with
 the working directory at notebooks/ and the environment of the test run, so the private trace
 cache of conftest.py applies: a fresh clone traces every model from scratch. A notebook's
-prose is kept honest by its own ``# check:`` cells (asserts right after the numbers they
-describe), so any error, a failed check included, fails the test.
+prose is kept honest by its own ``# check:`` cells (one per section, tagged ``checks``, with
+the asserts behind the numbers its prose quotes), so any error, a failed check included, fails
+the test.
 """
 
 from __future__ import annotations
@@ -69,6 +70,23 @@ def test_notebook_uses_the_public_api(name):
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
             assert not PRIVATE.search(cell.source), f"{name} cell {i} uses a private name"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_checks_are_compact_one_tagged_cell_per_section(name):
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    per_section: dict[str, int] = {}
+    section = "(top)"
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("## "):
+            section = cell.source.lstrip().splitlines()[0]
+        if cell.cell_type != "code":
+            continue
+        tagged = "checks" in cell.metadata.get("tags", [])
+        assert tagged == ("assert " in cell.source), \
+            f"{name} cell {i}: asserts belong in the section's cell tagged 'checks', only there"
+        per_section[section] = per_section.get(section, 0) + tagged
+    assert max(per_section.values()) == 1, f"{name}: more than one checks cell in a section"
 
 
 @pytest.mark.slow

@@ -96,7 +96,10 @@ def ridge(models: Mapping[str, pd.DataFrame] | Iterable[str] = RIDGE_MODELS,
         line.set_gid(f"model:{name}")
     ax.set_yscale("log")
     log_ticks(ax, df["latency_s"] * 1e3, axis="y")
-    _draw_strip(strip, labels, n_rows, getattr(highlight, "id", highlight))
+    fitted_note = " (blue dashed: fitted to measured latencies)" if any(d[2] for d in devs) else ""
+    _draw_strip(strip, labels, n_rows, getattr(highlight, "id", highlight),
+                ("Registered devices" if devices is None else "Devices")
+                + f" at their ridge points{fitted_note}")
     rel.set_ylabel("Relative to the fastest\nat that RP (x)")
     top = max(1.2, float(df["relative"].max()) * 1.05)
     rel.set_ylim(1 - 0.06 * (top - 1) - 0.02, top)  # the fastest model's 1.0 clear of the axis
@@ -169,13 +172,12 @@ def _strip_labels(devs: Sequence[tuple[str, float, bool]], lo: float, hi: float,
 
 
 def _draw_strip(ax: Axes, labels: Sequence[tuple[list[tuple[str, float, bool]], str, int]],
-                n_rows: int, highlight: str | None) -> None:
+                n_rows: int, highlight: str | None, title: str) -> None:
     """Ticks at the devices' ridge points and their stacked labels (see _strip_labels)."""
     ax.set_yticks([])
     ax.spines[["top", "right", "left"]].set_visible(False)
     ax.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
-    ax.set_title("Registered devices at their ridge points (blue dashed: fitted to measured "
-                 "latencies)", fontsize=8, color=MUTED, loc="left")
+    ax.set_title(title, fontsize=8, color=MUTED, loc="left")
     ax.set_ylim(0, n_rows + 0.2)
     for group, text, row in labels:
         y = row + 0.6
