@@ -18,7 +18,8 @@ RANKS = {
     "roofline.hardware": 2,
     "roofline.latency": 3, "roofline.models": 4, "roofline.cache": 5, "roofline.analysis": 5,
     "roofline.models.fidelity": 6, "roofline.calibration": 6, "roofline.survey": 6,
-    "roofline.runtimes": 6, "roofline.comparison": 6, "roofline.report": 6, "roofline.render": 7, "roofline.plots": 8, "roofline.cli": 9,
+    "roofline.runtimes": 6, "roofline.comparison": 6, "roofline.report": 6,
+    "roofline.ridge_sweep": 6, "roofline.render": 7, "roofline.plotting": 8, "roofline.plots": 8, "roofline.cli": 9,
     "roofline.__main__": 9,
 }
 
