@@ -176,7 +176,7 @@ def test_tflite_int8_export_measure_and_cache(tmp_path, monkeypatch):
     assert stats.quantize_ops == 0 and stats.dequantize_ops == 0 and stats.float_ops == 0
     assert stats.op_counts["CONV_2D"] == CONVS and stats.op_counts["FULLY_CONNECTED"] == 1
     assert "HARD_SWISH" not in stats.op_counts  # rewritten as ADD/MUL (see quantize.py)
-    assert set(RUNTIME_COLUMNS) <= set(row) | {"model", "dtype", "resolution"}
+    assert set(RUNTIME_COLUMNS) <= set(row) | {"model", "dtype", "resolution", "input_shape"}
 
     # second export: a cache hit, the converter is not run
     def boom(*a, **k):

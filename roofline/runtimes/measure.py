@@ -74,7 +74,7 @@ def _is_file_spec(spec: str) -> bool:
 def measure_file(path: str | Path, runtime: str, *, threads: int = 1, repeats: int = 7,
                  min_time_s: float = 0.2, warmup_s: float = 0.3,
                  verbose: bool = False) -> tuple[dict[str, Any], Any]:
-    """Time one deployed file; (row without model/dtype/resolution, GraphStats)."""
+    """Time one deployed file; (row without model/dtype/resolution/input_shape, GraphStats)."""
     rt = check_runtime(runtime)
     if rt == "torch":
         raise InputError(f"{path}: a deployed file runs on litert or onnxruntime, not torch")
