@@ -92,6 +92,7 @@ def test_gap_causes_take_their_numbers_from_the_counts(rows):
     assert f"({t8.training.params / 1e6:.2f} M)" in fidelity.explanation(t8, "params_m")
 
 
+@pytest.mark.slow
 def test_a_stale_file_is_reported(tmp_path: Path, text: str):
     bad = tmp_path / "fidelity.md"
     bad.write_text(text.replace("| mnv4_conv_small | MobileNetV4 | 224 | 3.774 |",
