@@ -10,6 +10,8 @@ import golden_cases as cases
 
 #: cases that trace all 27 zoo models on a cold cache (fit and validate read the measured CSV)
 SLOW = {"fit.json", "fit_cv.txt", "validate.json", "validate.csv"}
+#: the inner loop keeps one model's analyses; `make test` checks all four
+SLOW |= {n for n in cases.CLI_CASES if n.startswith("analyze_") and "mnv4_conv_small" not in n}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n

@@ -38,6 +38,7 @@ def test_dev_null_stays_a_device():
     assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev
 
 
+@pytest.mark.slow
 def test_fifo_is_written_to_not_replaced(tmp_path: Path):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
@@ -51,6 +52,7 @@ def test_fifo_is_written_to_not_replaced(tmp_path: Path):
     assert got and got[0].decode().rstrip("\n") == expected_hw_list()
 
 
+@pytest.mark.slow
 def test_link_to_own_stdout_reaches_the_reader(tmp_path: Path):
     link = tmp_path / "out"
     link.symlink_to("/proc/self/fd/1")
@@ -60,6 +62,7 @@ def test_link_to_own_stdout_reaches_the_reader(tmp_path: Path):
     assert r.stdout.rstrip("\n") == expected_hw_list()
 
 
+@pytest.mark.slow
 def test_link_to_a_regular_file_keeps_the_link(tmp_path: Path):
     target = tmp_path / "real.txt"
     target.write_text("old\n")
@@ -71,6 +74,7 @@ def test_link_to_a_regular_file_keeps_the_link(tmp_path: Path):
     assert target.read_text().rstrip("\n") == expected_hw_list()
 
 
+@pytest.mark.slow
 def test_existing_file_keeps_its_mode(tmp_path: Path):
     out = tmp_path / "hw.txt"
     out.write_text("old\n")
@@ -96,6 +100,7 @@ def test_output_that_is_an_input_is_refused(tmp_path: Path, how: str):
     assert csv.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_profile_file_is_not_overwritten_by_validate(tmp_path: Path):
     profile = tmp_path / "p.yaml"
     shutil.copy(Path(__file__).resolve().parents[1] / "hardware_profiles" / "ci_x86_2core.yaml",

@@ -201,7 +201,8 @@ def test_training_form_flag():
 # --------------------------------------------------------------------------- every entry x device
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [n if i < 3 else pytest.param(n, marks=pytest.mark.slow)
+                                  for i, n in enumerate(NAMES)])
 def test_every_entry_on_every_device(name: str):
     profiles = list_profiles()
     a = analyze(name, profiles[0])
