@@ -13,7 +13,8 @@ from collections.abc import Iterable
 
 
 __all__ = ["RooflineError", "UnknownModelError", "UnknownHardwareError", "ProfileError",
-           "InputError", "NoInputShapeError", "TraceError", "OutputError", "did_you_mean"]
+           "InputError", "NoInputShapeError", "TraceError", "OutputError", "ZooError",
+           "MeasurementError", "FitError", "FormulaError", "did_you_mean"]
 
 
 class RooflineError(ValueError):
@@ -52,6 +53,24 @@ class TraceError(RooflineError):
 
 class OutputError(RooflineError):
     """An output path that cannot be written."""
+
+
+class ZooError(RooflineError):
+    """A zoo entry that cannot be registered (incomplete metadata, a name already taken)."""
+
+
+class MeasurementError(RooflineError):
+    """A measurements CSV that cannot be used: missing columns, bad values, unknown models."""
+
+
+class FitError(RooflineError):
+    """A fit that cannot be made: too few models for the free parameters, no usable data."""
+
+
+class FormulaError(Exception):
+    """A registered MAC formula failed on a call: a bug in the formula, never an unknown op.
+    Not a user mistake, so not a RooflineError: the tracer turns it into a TraceError that
+    names the op."""
 
 
 def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:

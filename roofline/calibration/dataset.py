@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from roofline.calibration.measurements import Key, shape_text
-from roofline.errors import RooflineError
+from roofline.errors import FitError
 from roofline.latency.equation import roofline_time
 
 __all__ = ["MEASURED_RANGE_S", "Dataset", "FitError", "LayerTables", "measured_dataset",
@@ -25,9 +25,6 @@ __all__ = ["MEASURED_RANGE_S", "Dataset", "FitError", "LayerTables", "measured_d
 #: measured latencies a fit accepts, in seconds (see measurements.LATENCY_RANGE_MS)
 MEASURED_RANGE_S = (1e-9, 1e6)
 
-
-class FitError(RooflineError):
-    """A fit that cannot be made: too few models for the free parameters, no usable data."""
 
 
 #: where layer tables come from: ``layer_tables(keys, fusion=...)`` -> {key: layer table}

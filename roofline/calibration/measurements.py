@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from roofline.dtypes import canonical_dtype
-from roofline.errors import RooflineError, did_you_mean
+from roofline.errors import MeasurementError, RooflineError, did_you_mean
 from roofline.models.resolve import parse_shape
 
 __all__ = ["LATENCY_RANGE_MS", "REQUIRED_COLUMNS", "Key", "MeasurementError", "measured_models",
@@ -41,9 +41,6 @@ def shape_text(shape: Any) -> str | None:
     """An input shape as a CSV cell, (1, 3, 20, 24) -> '1x3x20x24'; None stays None."""
     return None if shape is None else "x".join(str(int(d)) for d in shape)
 
-
-class MeasurementError(RooflineError):
-    """A measurements CSV that cannot be used: missing columns, bad values, unknown models."""
 
 
 def read_measurements(path: str | os.PathLike[str], *,

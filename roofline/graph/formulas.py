@@ -50,6 +50,7 @@ import torch
 from torch._ops import OpOverload, OpOverloadPacket
 from torch.utils._pytree import tree_map
 
+from roofline.errors import FormulaError
 from roofline.graph import kinds
 from roofline.graph.kinds import conv_kind, product_kind
 
@@ -63,9 +64,6 @@ aten = torch.ops.aten
 MacFormula = Callable[[tuple, dict, Any], int]
 KindRule = Callable[[tuple, dict, bool], str]
 
-
-class FormulaError(Exception):
-    """A registered MAC formula failed on a call: a bug in the formula, never an unknown op."""
 
 
 @dataclass(frozen=True, slots=True)

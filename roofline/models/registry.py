@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from roofline.errors import InputError, RooflineError, UnknownModelError
+from roofline.errors import InputError, RooflineError, UnknownModelError, ZooError
 from roofline.models.build import check_form, check_resolution, create_timm, finish, generator
 from roofline.models.published import FIGURES, Published
 
@@ -27,9 +27,6 @@ __all__ = ["FAMILIES", "ZooError", "ZooEntry", "validate", "register", "unregist
 FAMILIES = ("MobileNetV1", "MobileNetV2", "MobileNetV3", "MobileNetV4", "MobileOne", "FastViT",
             "EfficientViT", "ConvNeXt", "EfficientNet")
 
-
-class ZooError(RooflineError):
-    """A zoo entry that cannot be registered (incomplete metadata, a name already taken)."""
 
 
 @dataclass(frozen=True)
