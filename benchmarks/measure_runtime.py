@@ -44,8 +44,8 @@ from roofline.runtimes.measure import measure_file
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "runtime_measured_litert_int8.csv"
 COLUMNS = ["model", "family", "arch", "resolution", "gmacs", "dtype", "runtime", "threads",
-           "latency_ms", "latency_min_ms", "latency_p10_ms", "spread_pct", "runs", "repeats",
-           "partitions",
+           "latency_ms", "latency_min_ms", "latency_p10_ms", "latency_cpu_ms", "spread_pct",
+           "runs", "repeats", "partitions",
            "undelegated_ops", "undelegated", "float_ops", "float_op_counts", "transposes",
            "quantize_ops", "dequantize_ops", "ops", "op_counts", "load1", "status", "error",
            "device"]  # the journal also keeps "file", the export a row timed (--retime-load)
@@ -71,19 +71,25 @@ TIMM: dict[tuple[str, str], list[str]] = {
                               "convnext_tiny"],
     ("Inception", "convnet"): ["inception_v3"],
     ("ViT", "vit"): ["vit_tiny_patch16_224", "vit_small_patch16_224", "vit_small_patch32_224",
-                     "deit_tiny_patch16_224", "deit_small_patch16_224",
-                     "deit3_small_patch16_224", "pit_ti_224", "pit_xs_224",
-                     "swin_tiny_patch4_window7_224"],
+                     "vit_base_patch32_224", "deit_tiny_patch16_224", "deit_small_patch16_224",
+                     "deit_tiny_distilled_patch16_224", "deit3_small_patch16_224",
+                     "cait_xxs24_224", "xcit_nano_12_p16_224", "crossvit_tiny_240",
+                     "eva02_tiny_patch14_224"],
+    ("HierarchicalViT", "vit"): ["pit_ti_224", "pit_xs_224", "swin_tiny_patch4_window7_224",
+                                 "pvt_v2_b0", "pvt_v2_b1", "twins_svt_small", "coat_lite_tiny"],
     ("MobileViT", "hybrid"): ["mobilevit_xxs", "mobilevit_xs", "mobilevit_s", "mobilevitv2_050",
                               "mobilevitv2_100"],
-    ("EfficientViT", "hybrid"): ["efficientvit_m0", "efficientvit_m2", "efficientvit_b0"],
-    ("FastViT", "hybrid"): ["fastvit_t12", "fastvit_mci0"],
+    ("EfficientViT", "hybrid"): ["efficientvit_m0", "efficientvit_m2", "efficientvit_m4",
+                                 "efficientvit_b0"],
+    ("MaxViT", "hybrid"): ["coatnet_nano_rw_224", "maxvit_nano_rw_256", "gcvit_xxtiny"],
+    ("FastViT", "hybrid"): ["fastvit_t12", "fastvit_sa12", "fastvit_mci0"],
     ("LeViT", "hybrid"): ["levit_128s", "levit_128", "levit_256"],
     ("EdgeNeXt", "hybrid"): ["edgenext_xx_small", "edgenext_x_small", "edgenext_small"],
     ("EfficientFormer", "hybrid"): ["efficientformer_l1", "efficientformerv2_s0",
                                     "efficientformerv2_s1", "tiny_vit_5m_224"],
     ("MetaFormer", "metaformer"): ["poolformer_s12", "poolformerv2_s12", "convformer_s18",
-                                   "caformer_s18"],
+                                   "caformer_s18", "poolformer_s24", "poolformerv2_s24"],
+    ("MLP-Mixer", "metaformer"): ["mixer_s16_224", "resmlp_12_224", "gmlp_s16_224"],
 }
 #: zoo families by architecture class
 ZOO_ARCH = {"FastViT": "hybrid", "EfficientViT": "hybrid"}
@@ -108,17 +114,20 @@ def _gmacs(model: str) -> float | None:
         return None
 
 
-def single_runs(path: Path, seconds: float = 1.0) -> float:
-    """10th percentile of single-invoke times (ms): on a shared machine a single run often
-    completes without being preempted, so this is robust to load where means are not."""
+def single_runs(path: Path, seconds: float = 1.0) -> dict[str, float]:
+    """Single-invoke times (ms): the 10th percentile of wall times (on a shared machine a single
+    run often completes without being preempted, so this is robust to load where means are
+    not) and the smallest thread CPU time (one thread: XNNPACK runs on the calling thread)."""
     with runner(path, 1) as (run, _):
-        times = []
+        times, cpu = [], []
         end = time.perf_counter() + seconds
         while time.perf_counter() < end or len(times) < 20:
-            t = time.perf_counter()
+            c, t = time.thread_time(), time.perf_counter()
             run()
             times.append(time.perf_counter() - t)
-    return float(np.percentile(times, 10)) * 1e3
+            cpu.append(time.thread_time() - c)
+    return {"latency_p10_ms": float(np.percentile(times, 10)) * 1e3,
+            "latency_cpu_ms": min(cpu) * 1e3}
 
 
 def retime(row: dict[str, Any]) -> dict[str, Any]:
@@ -128,8 +137,7 @@ def retime(row: dict[str, Any]) -> dict[str, Any]:
     load = os.getloadavg()[0]
     measured, _ = measure_file(path, "litert", threads=1, repeats=7, min_time_s=0.2,
                                warmup_s=0.3)
-    p10 = single_runs(path)
-    return {**row, **measured, "latency_p10_ms": p10,
+    return {**row, **measured, **single_runs(path),
             "load1": round(max(load, os.getloadavg()[0]), 2)}
 
 
@@ -147,7 +155,7 @@ def measure_one(model: str, family: str, arch: str, max_gmacs: float) -> dict[st
         load = os.getloadavg()[0]
         measured, _ = measure_file(path, "litert", threads=1, repeats=7, min_time_s=0.2,
                                    warmup_s=0.3)
-        measured["latency_p10_ms"] = single_runs(path)
+        measured.update(single_runs(path))
         load = max(load, os.getloadavg()[0])
     except RooflineError as e:
         return {**row, "status": "failed", "error": str(e)}
@@ -156,6 +164,27 @@ def measure_one(model: str, family: str, arch: str, max_gmacs: float) -> dict[st
                 "error": f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"}
     return {**row, **measured, "runtime": "litert", "load1": round(load, 2), "status": "ok",
             "error": "", "file": str(path)}
+
+
+def export_only(todo: list[tuple[str, str, str]], shard: str, max_gmacs: float) -> int:
+    """Fill the export cache for shard K/N of the list (no timing), so the timed pass runs on
+    cache hits in a quiet window; failures are printed and left for the timed pass to record."""
+    k, n = (int(x) for x in shard.split("/"))
+    for i, (model, _, _) in enumerate(todo):
+        if i % n != k - 1:
+            continue
+        t = time.time()
+        g = _gmacs(model)
+        if g is not None and g > max_gmacs:
+            print(f"{model}: skipped ({g:.1f} GMACs)", flush=True)
+            continue
+        try:
+            export(model, "tflite", "int8")
+            status = "exported"
+        except Exception as e:  # noqa: BLE001 - report and go on; the timed pass records it
+            status = f"failed: {type(e).__name__}: {' '.join(str(e).split())[:200]}"
+        print(f"{model}: {status} ({time.time() - t:.0f} s)", flush=True)
+    return 0
 
 
 def read_journal(path: Path) -> tuple[dict[str, dict[str, Any]], set[str]]:
@@ -203,12 +232,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--retime-load", type=float, default=None, metavar="L",
                     help="only re-time measured rows whose load average was above L (exports "
                     "are cached: seconds per model), for a quieter moment")
+    ap.add_argument("--export-only", metavar="K/N", default=None,
+                    help="only export shard K of N of the list (fill the cache; no timing, no "
+                    "journal), e.g. run 1/2 and 2/2 side by side, then time on a quiet machine")
     args = ap.parse_args(argv)
 
     todo = model_list()
     if args.models:
         known = {m: (m, f, a) for m, f, a in todo}
         todo = [known.get(m, (m, "other", "other")) for m in args.models]
+    if args.export_only:
+        return export_only(todo, args.export_only, args.max_gmacs)
     journal = args.journal or cache_dir() / f"journal-{args.output.stem}.jsonl"
     journal.parent.mkdir(parents=True, exist_ok=True)
     done, died = read_journal(journal)

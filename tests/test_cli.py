@@ -136,6 +136,10 @@ def test_hw_list_and_show():
         assert hw_id in r.output
     r = run("hw", "show", "pixel4_dsp:fitted")
     assert r.exit_code == 0 and "FITTED" in r.output and "347" in r.output
+    # the runtime a device is measured with, and its fitted parameters with their source
+    r = run("hw", "show", "pixel6_cpu")
+    assert r.exit_code == 0 and "runtime litert_xnnpack" in r.output
+    assert "conv_efficiency" in r.output and "[fitted]" in r.output
 
 
 def test_console_script_error_has_no_traceback():

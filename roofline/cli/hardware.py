@@ -6,6 +6,7 @@ import click
 
 from roofline.cli.base import check_output, user_errors, write_output
 from roofline.hardware.registry import get_profile, list_profiles
+from roofline.hardware.runtime import get_runtime
 from roofline.render.report import hardware_list_text, hardware_text, to_json
 
 __all__ = ["hw", "hw_list", "hw_show"]
@@ -37,4 +38,7 @@ def hw_list(fmt: str, output: str | None) -> None:
 def hw_show(hardware_id: str, fmt: str) -> None:
     """One device: every figure with its basis, source and note, and its ridge points."""
     p = get_profile(hardware_id)
-    click.echo(to_json(p.to_dict()) if fmt == "json" else hardware_text(p))
+    if fmt == "json":
+        click.echo(to_json(p.to_dict()))
+        return
+    click.echo(hardware_text(p, get_runtime(p.runtime) if p.runtime else None))

@@ -207,8 +207,9 @@ def hardware_list_text(profiles: Sequence[HardwareProfile], fmt: str) -> str:
                                 "basis", "name"], "llllrrll")
 
 
-def hardware_text(p: HardwareProfile) -> str:
-    """``roofline hw show``: every figure of a device with its basis, source and note."""
+def hardware_text(p: HardwareProfile, runtime: Any = None) -> str:
+    """``roofline hw show``: every figure of a device with its basis, source and note, and
+    the runtime it is measured with (``runtime``: its Runtime, resolved by the caller)."""
     lines = [f"{p.id}: {p.name}{'  [FITTED]' if p.fitted else ''}", f"kind {p.kind}, default dtype "
              f"{p.default_dtype}" + (f", file {p.path}" if p.path else "")]
     if p.description:
@@ -227,6 +228,16 @@ def hardware_text(p: HardwareProfile) -> str:
                        ("memory efficiency", p.memory_efficiency)):
         if fig is not None:
             lines += [label, f"  {fig.value:.4g}  [{fig.basis}] {fig.note}", f"        {fig.source}"]
+    if runtime is not None:
+        lines += ["", f"runtime {runtime.id}: {runtime.name} (runs .{runtime.graph} files; "
+                  f"torch traces use '{runtime.fusion}' fusion)"]
+        lines += [f"  {k:26} {v.value:10.4g}  [{v.basis}] {v.note}"
+                  for k, v in runtime.parameters.items()]
+        if runtime.parameters:
+            sources = sorted({v.source for v in runtime.parameters.values()})
+            lines += [f"        {s}" for s in sources]
+    elif p.runtime:
+        lines += ["", f"runtime {p.runtime}"]
     if p.variants:
         lines += ["", "variants: " + ", ".join(f"{p.id}:{v}" for v in p.variants)]
     return "\n".join(lines)
