@@ -26,11 +26,14 @@ not in int8): attention cores (Q @ K^T, softmax, @ V, and a scale or mask applie
 LayerNorm/GroupNorm (lowered to MEAN, SQUARED_DIFFERENCE, RSQRT, ...). A binary op whose
 input comes from such a float op is left float too, so the float core stays one island.
 
+- multi-query attention (one K/V head shared by every query head, MobileNetV4-Hybrid's MQA)
+  is computed with K and V concatenated once per head: ``scaled_dot_product_attention`` over a
+  broadcast K/V head made the converter emit BROADCAST_TO and a FULLY_CONNECTED with a
+  non-constant filter, both rejected by XNNPACK (an MQA block: 3 partitions -> 1).
+
 Remaining defects, not fixed here: GELU (int8 GELU is what the converter emits between two
 quantised ops, and XNNPACK rejects it: FastViT-T8 keeps 17 GELU outside the delegate, 18
-partitions, with either quantizer); MNv4-Hybrid's multi-query attention (K/V shared by the
-heads: the converter emits BROADCAST_TO and a FULLY_CONNECTED with a non-constant filter, both
-rejected by XNNPACK, 8 of each outside the delegate); int8 PADV2 (a pad with a non-zero value,
+partitions, with either quantizer); int8 PADV2 (a pad with a non-zero value,
 EfficientViT-B1). One regression against litert-torch's quantizer alone: FastViT's layer-scale
 multiply and the residual add after it (``x + gamma.view(1, C, 1, 1) * mlp(x)``) stay float, in
 NCHW (10 MUL + 10 ADD + 10 TRANSPOSE float, 10 QUANTIZE / 20 DEQUANTIZE in FastViT-T8, all in
@@ -48,7 +51,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["make_quantizer", "rewrite_for_xnnpack", "scalars_to_tensors"]
+__all__ = ["make_quantizer", "multi_query_attention", "rewrite_for_xnnpack",
+           "scalars_to_tensors"]
 
 
 def _aten() -> Any:
@@ -98,6 +102,66 @@ def rewrite_for_xnnpack(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
                 prod.meta = dict(node.meta)
             node.replace_all_uses_with(out)
             graph.erase_node(node)
+    graph.lint()
+    gm.recompile()
+    return gm
+
+
+def _sdpa_args(node: Any) -> dict[str, Any] | None:
+    """The arguments of a scaled_dot_product_attention call, by name (None for anything
+    but plain attention: a mask, dropout, causal or grouped-query flags)."""
+    names = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale",
+             "enable_gqa")
+    args = {**dict(zip(names, node.args)), **node.kwargs}
+    if (args.get("attn_mask") is not None or args.get("dropout_p", 0.0) != 0.0
+            or args.get("is_causal", False) or args.get("enable_gqa", False)):
+        return None
+    return args
+
+
+def multi_query_attention(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
+    """Attention whose single K/V head is shared by ``h`` query heads, as batched matmuls
+    over K and V concatenated ``h`` times (the same arithmetic).
+
+    ``scaled_dot_product_attention(q (B,h,N,d), k (B,1,M,d), v (B,1,M,dv))`` broadcasts K and
+    V over the heads; the converter turned that into BROADCAST_TO and a FULLY_CONNECTED with
+    a non-constant filter, which the XNNPACK delegate rejects (MNv4-Hybrid-M: 8 of each
+    outside the delegate, 17 partitions). Concatenation and BATCH_MATMUL it takes.
+    """
+    import math
+
+    aten = _aten()
+    graph = gm.graph
+    for node in list(graph.nodes):
+        if node.op != "call_function" or node.target is not aten.scaled_dot_product_attention.default:
+            continue
+        args = _sdpa_args(node)
+        if args is None:
+            continue
+        q, k, v = args["query"], args["key"], args["value"]
+        shapes = [getattr(t, "meta", {}).get("val") for t in (q, k, v)]
+        if any(s is None or s.dim() != 4 for s in shapes):
+            continue
+        (b, h, n, d), (kb, kh, m, _), (_, vh, _, dv) = (tuple(s.shape) for s in shapes)
+        if not (kh == vh == 1 and h > 1 and kb == b):
+            continue
+        scale = args.get("scale") or 1.0 / math.sqrt(d)
+        with graph.inserting_before(node):
+            call = graph.call_function
+            q3 = call(aten.reshape.default, (call(aten.mul.Tensor, (q, scale)), [b * h, n, d]))
+            k3 = call(aten.reshape.default, (call(aten.cat.default, ([k] * h, 1)), [b * h, m, d]))
+            v3 = call(aten.reshape.default, (call(aten.cat.default, ([v] * h, 1)),
+                                             [b * h, m, dv]))
+            logits = call(aten.bmm.default, (q3, call(aten.transpose.int, (k3, 1, 2))))
+            probs = call(aten._softmax.default, (logits, -1, False))
+            out = call(aten.reshape.default, (call(aten.bmm.default, (probs, v3)), [b, h, n, dv]))
+        keep = {key: val for key, val in node.meta.items() if key not in ("val", "tensor_meta")}
+        for new in graph.nodes:
+            if new is not node and not new.meta and new.op == "call_function":
+                new.meta = dict(keep)
+        out.meta = dict(node.meta)
+        node.replace_all_uses_with(out)
+        graph.erase_node(node)
     graph.lint()
     gm.recompile()
     return gm
@@ -203,6 +267,7 @@ def make_quantizer(*, extra: bool = True) -> Any:
         def transform_for_annotation(self, model: Any) -> Any:
             if extra:
                 model = rewrite_for_xnnpack(model)
+                model = multi_query_attention(model)
                 model = scalars_to_tensors(model)
             return super().transform_for_annotation(model)
 
