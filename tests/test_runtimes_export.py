@@ -270,3 +270,53 @@ def test_cli_export_is_quiet_and_measure_runs(tmp_path):
     assert cols["runtime"] == "litert" and cols["dtype"] == "int8" and cols["partitions"] == "1"
     assert cols["resolution"] == "224" and float(cols["latency_ms"]) > 0
     assert "INFO" not in r.stderr and "XNNPACK" not in r.stderr
+
+
+# ------------------------------------------------------------------ multi-query attention
+
+
+def mqa_block() -> nn.Module:
+    """MobileNetV4-Hybrid's attention: 4 query heads share one K/V head (K/V at stride 2)."""
+    from timm.layers.attention2d import MultiQueryAttention2d
+
+    torch.manual_seed(0)
+    return MultiQueryAttention2d(dim=32, dim_out=32, num_heads=4, key_dim=16, value_dim=16,
+                                 kv_stride=2, dw_kernel_size=3).eval()
+
+
+def test_multi_query_attention_rewrite_keeps_the_arithmetic():
+    from roofline.runtimes.quantize import multi_query_attention
+
+    m, x = mqa_block(), torch.randn(2, 32, 8, 8)
+    gm = torch.export.export(m, (x,)).module()
+    sdpa = torch.ops.aten.scaled_dot_product_attention.default
+    assert any(n.target is sdpa for n in gm.graph.nodes)
+    gm = multi_query_attention(gm)
+    targets = [n.target for n in gm.graph.nodes]
+    assert sdpa not in targets and targets.count(torch.ops.aten.bmm.default) == 2
+    with torch.no_grad():
+        torch.testing.assert_close(gm(x), m(x), rtol=1e-5, atol=1e-6)
+
+
+def test_multi_query_attention_leaves_other_attention_alone():
+    from roofline.runtimes.quantize import multi_query_attention
+
+    class Heads(nn.Module):  # every head has its own K/V: nothing to rewrite
+        def forward(self, q, k, v):
+            return nn.functional.scaled_dot_product_attention(q, k, v)
+
+    q = torch.randn(1, 4, 8, 16)
+    gm = multi_query_attention(torch.export.export(Heads(), (q, q, q)).module())
+    assert torch.ops.aten.scaled_dot_product_attention.default in [n.target for n in
+                                                                    gm.graph.nodes]
+
+
+@pytest.mark.slow
+def test_multi_query_attention_runs_whole_in_the_delegate(tmp_path):
+    """Before the rewrite, BROADCAST_TO and a FULLY_CONNECTED with a non-constant filter
+    stayed outside XNNPACK and split the block into 3 partitions."""
+    out = export(mqa_block(), "tflite", "int8", input_shape=(1, 32, 8, 8),
+                 path=tmp_path / "mqa.tflite", use_cache=False)
+    _, stats = _stats(out, "litert")
+    assert stats.partitions == 1 and stats.undelegated == {}
+    assert stats.op_counts.get("BATCH_MATMUL") == 2 and "BROADCAST_TO" not in stats.op_counts
