@@ -148,3 +148,39 @@ def test_survey_of_a_sizeless_model_names_the_survey_options(plain: str, tmp_pat
     assert "note: 1 model(s) have no default input size: pass --resolution or --input-shape, " \
         "or let the factory return (model, input_shape)" in res.stderr
     assert "input_shape=" not in res.stderr + row["reason"]  # no Python keyword in the CLI
+
+
+DECLARED = PLAIN + '''
+
+def declared():
+    return Tiny(), (1, 3, 20, 20)
+
+
+class Sized(Tiny):
+    input_shape = (1, 3, 24, 24)
+
+
+def attribute():
+    return Sized()
+'''
+
+
+@pytest.mark.parametrize("factory,size", [("declared", 20), ("attribute", 24)])
+def test_export_takes_the_shape_a_model_declares(factory: str, size: int, tmp_path: Path,
+                                                 monkeypatch) -> None:
+    """`roofline export` resolves the input as analyze does: a factory's (model, shape) or an
+    input_shape attribute, with no -r/--input-shape given; -r still overrides it."""
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("ROOFLINE_CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "sized.py"
+    src.write_text(DECLARED)
+    out = tmp_path / "m.onnx"
+    r = run("export", f"{src}:{factory}", "--to", "onnx", "--dtype", "fp32", "-o", out)
+    assert r.exit_code == 0, r.output
+    a = run("analyze", out, "--format", "json")
+    assert f'"macs": {macs_by_hand(1, size, size)}' in a.output.replace(".0,", ",")
+    r = run("export", f"{src}:{factory}", "--to", "onnx", "--dtype", "fp32", "-r", 16,
+            "-o", out)
+    assert r.exit_code == 0, r.output
+    assert f'"macs": {macs_by_hand(1, 16, 16)}' in run("analyze", out, "--format",
+                                                         "json").output.replace(".0,", ",")

@@ -51,10 +51,11 @@ from roofline.errors import (
     ExportError,
     InputError,
     MissingExtraError,
+    NoInputShapeError,
     OutputError,
     RooflineError,
 )
-from roofline.models.zoo import check_batch, check_resolution, resolve
+from roofline.models.zoo import resolve
 from roofline.runtimes.quiet import quiet
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -169,22 +170,36 @@ def export_key(identity: str, target: str, dtype: str, shape: Sequence[int]) -> 
 
 def _input_shape(model: Any, resolution: int | None, input_shape: Any,
                  batch: int) -> tuple[int, ...]:
-    if input_shape is not None:
-        try:
-            shape = tuple(int(s) for s in input_shape)
-        except (TypeError, ValueError):
-            raise InputError(f"input shape must be integers like (1, 3, 224, 224), got "
-                             f"{input_shape!r}") from None
-        if not shape or any(s <= 0 for s in shape):
-            raise InputError(f"input shape must be positive integers, got {input_shape!r}")
-        return shape
-    if isinstance(model, str):
-        return tuple(resolve(model).input_shape(resolution, batch))
-    if resolution is None:
-        raise InputError(f"{type(model).__name__}: pass input_shape=(1, 3, H, W) or resolution=")
-    check_resolution(resolution)
-    check_batch(batch)
-    return (batch, 3, resolution, resolution)
+    """The one input's shape, by the input resolver every command uses
+    (``roofline.analysis.model_input``): an explicit shape, a resolution, what the model
+    declares (a factory's ``(model, input_shape)``, an ``input_shape`` attribute), the
+    source's default resolution."""
+    from roofline.analysis import _is_shape_list, model_input  # deferred: pandas
+
+    src = resolve(model) if isinstance(model, str) else None
+    if src is None and not isinstance(model, _nn_module()):
+        raise InputError(f"cannot export a {type(model).__name__}; expected a model name or an "
+                         "nn.Module")
+    label = src.label if src is not None else type(model).__name__
+    kw = {"label": label, "resolution": resolution, "batch": batch, "input_shape": input_shape}
+    try:
+        shape, _ = model_input(src, None if src is not None else model, **kw)
+    except NoInputShapeError:
+        if src is None:
+            raise
+        # a file factory declares its input when it runs: build it once to ask
+        shape, _ = model_input(src, src.build("inference"), **kw)
+    if _is_shape_list(shape):
+        raise InputError(f"{label}: export takes a model with one input; it declares "
+                         f"{len(shape)} input shapes")
+    return tuple(int(s) for s in shape)
+
+
+def _nn_module() -> type:
+    """torch.nn.Module (torch is imported when first needed)."""
+    import torch  # deferred: heavy import
+
+    return torch.nn.Module
 
 
 def _identity(model: Any) -> tuple[str, str]:

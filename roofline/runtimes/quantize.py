@@ -45,6 +45,7 @@ Every rewrite keeps the model's arithmetic (an aten op replaced by its definitio
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import TYPE_CHECKING, Any
 
@@ -128,8 +129,6 @@ def multi_query_attention(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
     a non-constant filter, which the XNNPACK delegate rejects (MNv4-Hybrid-M: 8 of each
     outside the delegate, 17 partitions). Concatenation and BATCH_MATMUL it takes.
     """
-    import math
-
     aten = _aten()
     graph = gm.graph
     for node in list(graph.nodes):
