@@ -27,7 +27,9 @@ from roofline.graph.deployed_file import read_deployed
 from roofline.graph.layers import check_fusion, layer_table
 from roofline.hardware.profile import HardwareProfile, Roof
 from roofline.hardware.registry import get_profile
+from roofline.hardware.runtime import get_runtime
 from roofline.latency.equation import layer_times, totals
+from roofline.latency.runtime_model import DeviceRoofs, runtime_estimate
 from roofline.models.zoo import ModelSource, check_batch, check_form, check_resolution, resolve
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -111,6 +113,9 @@ class Analysis:
         if "latency_s" in t:
             lines.append(f"predicted {t['latency_s'] * 1e3:.4g} ms, memory-bound "
                          f"{t['memory_bound_fraction']:.0%} of the time")
+        if "runtime_latency_s" in t:
+            lines.append(f"runtime-aware {t['runtime_latency_s'] * 1e3:.4g} ms on "
+                         f"{t['runtime']} (fitted efficiencies and overheads)")
         if self.batch > 1:
             per = f"per image (batch {self.batch}): {_si(t['macs_per_image'])}MACs"
             if "latency_per_image_s" in t:
@@ -283,6 +288,14 @@ def analyze_deployed(path: Any, hw: str | HardwareProfile | Roof | None = None, 
     if roof is not None:
         layers = layer_times(layers, roof)
     tot = totals(layers)
+    runtime = get_runtime(profile.runtime) if profile is not None and profile.runtime else None
+    if roof is not None and runtime is not None and runtime.graph == g.format \
+            and runtime.parameters:
+        # the runtime this device is measured with runs this very file: its fitted
+        # efficiencies and overheads, beside the plain roofline (what-ifs apply to both)
+        device = DeviceRoofs.of(profile, d).scaled(roof.peak_macs_per_s,
+                                                   roof.mem_bw_bytes_per_s)
+        tot.update(runtime_estimate(layers, device, runtime))
     tr = g.trace
     tot["params"] = tr.param_count
     shapes = [list(r.shape) for r in tr.inputs]

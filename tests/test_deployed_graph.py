@@ -677,3 +677,67 @@ def test_zoo_deployed_macs_match_the_torch_trace(name, fmt, dtype, tmp_path_fact
     assert a.dtype == dtype
     assert abs(a.totals["macs"] - torch_macs) <= 0.02 * torch_macs, (
         name, fmt, dtype, a.totals["macs"], torch_macs, a.unsupported)
+
+
+# ---------------------------------------------------- the runtime-aware latency beside the plain
+
+
+RUNTIME = """name: Hand runtime
+graph: tflite
+fusion: tflite
+parameters:
+  conv_efficiency: {value: 0.5, basis: fitted, source: "by hand"}
+  memory_efficiency: {value: 2.0, basis: fitted, source: "by hand"}
+  op_overhead_macs: {value: 1.0e+4, basis: fitted, source: "by hand"}
+"""
+
+
+def test_runtime_aware_latency_of_a_deployed_file_by_hand(exported, tmp_path):
+    """A device whose runtime runs .tflite files adds the runtime-aware latency beside the
+    plain roofline: per op max(MACs / (P e_k), bytes / (B m)) plus a fixed cost per op."""
+    from roofline.hardware.registry import get_profile
+
+    (tmp_path / "rt.yaml").write_text(RUNTIME)
+    text = Path(get_profile("pixel6_cpu").path).read_text()
+    dev = tmp_path / "dev.yaml"
+    dev.write_text(text.replace("runtime: litert_xnnpack", f"runtime: {tmp_path / 'rt.yaml'}"))
+    path = exported("group", "tflite", "int8")
+    a = roofline.analyze(str(path), hw=str(dev))
+    peak, bw = a.roof.peak_macs_per_s, a.roof.mem_bw_bytes_per_s
+    eff = a.layers["op"].map({"conv2d": 0.5}).fillna(1.0)
+    hand = (np.maximum(a.layers["macs"] / (peak * eff), a.layers["bytes"] / (bw * 2.0)).sum()
+            + len(a.layers) * 1e4 / peak)
+    assert a.totals["runtime"] == "rt" and a.totals["runtime_latency_s"] == pytest.approx(hand)
+    assert a.totals["runtime_latency_s"] != pytest.approx(a.totals["latency_s"])
+    r = CliRunner().invoke(main, ["analyze", str(path), "--hw", str(dev)])
+    assert r.exit_code == 0 and "runtime-aware" in r.output and "on rt" in r.output
+    # a device without a runtime, or whose runtime runs another graph: the plain roofline only
+    assert "runtime_latency_s" not in roofline.analyze(str(path), hw="h100_sxm").totals
+    assert "runtime_latency_s" not in roofline.analyze(
+        str(exported("group", "onnx", "int8")), hw=str(dev)).totals
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["mnv4_conv_small", "--hw", "ci_x86_2core"], "runtime torch_eager"),
+    (["x.tflite", "--hw", "pixel6_cpu"], "already a deployed file"),
+    (["mnv4_conv_small", "--hw", "pixel6_cpu", "--batch", "2"], "--batch"),
+    (["mnv4_conv_small", "--hw", "pixel6_cpu", "--fusion", "none"], "--fusion"),
+])
+def test_deployed_option_that_cannot_apply(args, fragment):
+    r = CliRunner().invoke(main, ["analyze", *args, "--deployed"])
+    assert r.exit_code == 2 and fragment in r.output and len(r.output.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_deployed_option_analyses_the_exported_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("ROOFLINE_CACHE_DIR", str(tmp_path))
+    src = tmp_path / "net.py"
+    src.write_text("import torch.nn as nn\n\ndef net():\n    return nn.Sequential(nn.Conv2d("
+                   "3, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 1)), (1, 3, 16, 16)\n")
+    r = CliRunner().invoke(main, ["analyze", f"{src}:net", "--hw", "pixel6_cpu", "--deployed",
+                                  "-f", "json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output[r.output.index("{"):])
+    assert d["fusion"] == "deployed" and d["model"].endswith("(deployed .tflite int8)")
+    assert d["totals"]["macs"] == 8 * 3 * 9 * 14 * 14 + 8 * 8 * 14 * 14
+    assert d["totals"]["runtime"] == "litert_xnnpack" and d["totals"]["runtime_latency_s"] > 0

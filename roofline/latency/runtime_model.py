@@ -49,6 +49,7 @@ __all__ = [
     "DeviceRoofs",
     "RuntimeData",
     "layer_features",
+    "runtime_estimate",
     "runtime_layer_times",
     "runtime_totals",
 ]
@@ -189,6 +190,18 @@ def runtime_totals(times: pd.DataFrame) -> dict[str, Any]:
         "partitions": int(part.nunique()),
         "float_island_ops": int(times["float_island"].sum()) if "float_island" in times else 0,
     }
+
+
+def runtime_estimate(layers: pd.DataFrame, device: DeviceRoofs, runtime: Any
+                     ) -> dict[str, Any]:
+    """The totals an analysis adds for a runtime with parameters: ``runtime`` (its id),
+    ``runtime_latency_s`` (the runtime-aware latency, reported beside the plain roofline's
+    ``latency_s``), ``runtime_overhead_s`` (its fixed costs) and ``runtime_fitted_on`` (the
+    source of its parameters)."""
+    t = runtime_totals(runtime_layer_times(layers, device, runtime))
+    sources = sorted({p.source for p in getattr(runtime, "parameters", {}).values()})
+    return {"runtime": runtime.id, "runtime_latency_s": t["latency_s"],
+            "runtime_overhead_s": t["overhead_s"], "runtime_fitted_on": "; ".join(sources)}
 
 
 # --------------------------------------------------------------------- many models, flat

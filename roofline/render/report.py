@@ -120,6 +120,10 @@ def analysis_text(a: Analysis, top: int = 10) -> str:
             f"          predicted latency {ms(t['latency_s'])} ms   memory-bound "
             f"{t['memory_bound_fraction']:.0%} of the time ({t['memory_bound_layers']} of "
             f"{t['layers']} layers)")
+    if "runtime_latency_s" in t:
+        lines.append(
+            f"          runtime-aware {ms(t['runtime_latency_s'])} ms on {t['runtime']} (the "
+            f"plain roofline above plus the runtime's fitted efficiencies and overheads)")
     if a.batch > 1:
         per = f"          per image (batch {a.batch}): {si(t['macs_per_image'], 'MACs')}"
         if "latency_per_image_s" in t:
@@ -159,6 +163,9 @@ def analysis_markdown(a: Analysis, top: int = 10) -> str:
     if "latency_s" in t:
         summary += [["predicted latency", f"{ms(t['latency_s'])} ms"],
                     ["memory-bound share", f"{t['memory_bound_fraction']:.0%}"]]
+    if "runtime_latency_s" in t:
+        summary.append([f"runtime-aware latency ({t['runtime']})",
+                        f"{ms(t['runtime_latency_s'])} ms"])
     if a.batch > 1:
         summary.append([f"MACs per image (batch {a.batch})", si(t["macs_per_image"])])
         if "latency_per_image_s" in t:
