@@ -223,6 +223,28 @@ def real_inputs(shape: Sequence[int], n: int, *, seed: int = SEED + 1) -> list[t
     return [torch.randn(tuple(shape), generator=gen) for _ in range(n)]
 
 
+def _finite_batches(module: nn.Module, batches: list[torch.Tensor], label: str
+                    ) -> list[torch.Tensor]:
+    """The calibration batches on which the model computes finite outputs. A model at random
+    initialisation can overflow on some inputs (EfficientViT-B3's linear attention divides by
+    sums near zero): one NaN makes every quantisation range NaN, so such batches are left out
+    rather than failing the conversion."""
+    import torch  # deferred: heavy import
+    from torch.utils._pytree import tree_leaves  # deferred: with torch
+
+    def finite(out: Any) -> bool:
+        return all(bool(torch.isfinite(t).all()) for t in tree_leaves(out)
+                   if isinstance(t, torch.Tensor) and t.is_floating_point())
+
+    with torch.no_grad():
+        keep = [b for b in batches if finite(module(b))]
+    if not keep:
+        raise ExportError(f"{label} computes inf/NaN on every calibration batch (random "
+                          "weights overflow), so int8 ranges cannot be calibrated; export it "
+                          "in fp32 or fp16")
+    return keep
+
+
 def _real_module(model: Any, x: torch.Tensor) -> nn.Module:
     """The module to export: a named model built and initialised as ``roofline measure``
     does; a user's module copied (materialised when it lives on meta)."""
@@ -383,6 +405,8 @@ def export(model: str | nn.Module, to: str, dtype: str = "int8", *,
         batches = real_inputs(shape, CALIBRATION_BATCHES)
         with quiet(verbose):
             module = _real_module(model, batches[0])
+        if d == "int8":
+            batches = _finite_batches(module, batches, label)
         _convert(module, batches, target, d, dest, label, verbose)
     if path is None or dest != cached:
         return dest
