@@ -320,3 +320,22 @@ def test_multi_query_attention_runs_whole_in_the_delegate(tmp_path):
     _, stats = _stats(out, "litert")
     assert stats.partitions == 1 and stats.undelegated == {}
     assert stats.op_counts.get("BATCH_MATMUL") == 2 and "BROADCAST_TO" not in stats.op_counts
+
+
+class Overflows(nn.Module):
+    """Finite on inputs with a positive mean, NaN on the others (a random-init overflow)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c(x) * torch.where(x.mean() > 0, 1.0, float("nan"))
+
+
+def test_calibration_leaves_out_batches_that_overflow():
+    up, down = torch.ones(1, 3, 4, 4), -torch.ones(1, 3, 4, 4)
+    keep = export_mod._finite_batches(Overflows(), [down, up, down], "m")
+    assert len(keep) == 1 and keep[0] is up
+    with pytest.raises(ExportError, match="inf/NaN on every calibration batch"):
+        export_mod._finite_batches(Overflows(), [down, down], "m")
