@@ -276,11 +276,11 @@ def test_cli_export_is_quiet_and_measure_runs(tmp_path):
 
 
 def mqa_block() -> nn.Module:
-    """MobileNetV4-Hybrid's attention: 4 query heads share one K/V head (K/V at stride 2)."""
+    """MobileNetV4-Hybrid-L's attention: 8 query heads share one K/V head (K/V at stride 2)."""
     from timm.layers.attention2d import MultiQueryAttention2d
 
     torch.manual_seed(0)
-    return MultiQueryAttention2d(dim=32, dim_out=32, num_heads=4, key_dim=16, value_dim=16,
+    return MultiQueryAttention2d(dim=32, dim_out=32, num_heads=8, key_dim=16, value_dim=16,
                                  kv_stride=2, dw_kernel_size=3).eval()
 
 

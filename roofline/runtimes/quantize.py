@@ -120,6 +120,20 @@ def _sdpa_args(node: Any) -> dict[str, Any] | None:
     return args
 
 
+def _repeat_heads(graph: Any, t: Any, h: int) -> Any:
+    """``t`` (B, 1, M, d) concatenated ``h`` times along dim 1, two inputs per concatenation
+    (XNNPACK's concatenate takes at most five inputs: MNv4-Hybrid-L has 8 heads)."""
+    cat = _aten().cat.default
+    out, block, n = None, t, h
+    while n:
+        if n & 1:
+            out = block if out is None else graph.call_function(cat, ([out, block], 1))
+        n >>= 1
+        if n:
+            block = graph.call_function(cat, ([block, block], 1))
+    return out
+
+
 def multi_query_attention(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
     """Attention whose single K/V head is shared by ``h`` query heads, as batched matmuls
     over K and V concatenated ``h`` times (the same arithmetic).
@@ -148,9 +162,8 @@ def multi_query_attention(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
         with graph.inserting_before(node):
             call = graph.call_function
             q3 = call(aten.reshape.default, (call(aten.mul.Tensor, (q, scale)), [b * h, n, d]))
-            k3 = call(aten.reshape.default, (call(aten.cat.default, ([k] * h, 1)), [b * h, m, d]))
-            v3 = call(aten.reshape.default, (call(aten.cat.default, ([v] * h, 1)),
-                                             [b * h, m, dv]))
+            k3 = call(aten.reshape.default, (_repeat_heads(graph, k, h), [b * h, m, d]))
+            v3 = call(aten.reshape.default, (_repeat_heads(graph, v, h), [b * h, m, dv]))
             logits = call(aten.bmm.default, (q3, call(aten.transpose.int, (k3, 1, 2))))
             probs = call(aten._softmax.default, (logits, -1, False))
             out = call(aten.reshape.default, (call(aten.bmm.default, (probs, v3)), [b, h, n, dv]))
