@@ -184,3 +184,24 @@ def test_export_takes_the_shape_a_model_declares(factory: str, size: int, tmp_pa
     assert r.exit_code == 0, r.output
     assert f'"macs": {macs_by_hand(1, 16, 16)}' in run("analyze", out, "--format",
                                                          "json").output.replace(".0,", ",")
+
+
+@pytest.mark.slow
+def test_measure_litert_at_a_given_input_shape(plain: str, tmp_path: Path, monkeypatch) -> None:
+    """--input-shape reaches the export LiteRT runs: the file timed is the model at that
+    shape, and the row says so."""
+    pytest.importorskip("ai_edge_litert")
+    monkeypatch.setenv("ROOFLINE_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "m.csv"
+    res = run("measure", plain, "--runtime", "litert", "--dtype", "int8", "--input-shape",
+              "1,3,20,24", "--repeats", "1", "--min-time", "0", "--warmup", "0", "-o", out)
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(out)
+    assert list(df["input_shape"]) == ["1x3x20x24"] and list(df["runtime"]) == ["litert"]
+    assert df["latency_ms"].iloc[0] > 0 and df["partitions"].iloc[0] == 1
+    from roofline.runtimes.export import export
+
+    f = export(plain, "tflite", "int8", input_shape=(1, 3, 20, 24))
+    import roofline
+
+    assert roofline.analyze(str(f)).totals["macs"] == macs_by_hand(1, 20, 24)
