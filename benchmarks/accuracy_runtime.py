@@ -32,6 +32,7 @@ parameters kept are those the data needs.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -72,15 +73,40 @@ def load(csv: Path, latency: str) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+def timed_files(df: pd.DataFrame, root: Path) -> dict[str, Path]:
+    """model -> the very .tflite its latency was measured on, found in ``root`` (the export
+    cache) by the CSV's ``file_sha256``; models whose file is not there are left out."""
+    if "file_sha256" not in df or not root.is_dir():
+        return {}
+    want = dict(zip(df["file_sha256"].dropna(), df.loc[df["file_sha256"].notna(), "model"]))
+    found = {}
+    for f in root.glob("*.tflite"):
+        digest = hashlib.sha256(f.read_bytes()).hexdigest()
+        if digest in want:
+            found[want[digest]] = f
+    return found
+
+
 def tables(df: pd.DataFrame, fusion: str, progress: Callable[[str], None]
            ) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
-    """(deployed .tflite tables, torch tables) of every row, in row order."""
+    """(deployed .tflite tables, torch tables) of every row, in row order. A row's deployed
+    table is read from the file that was timed when the export cache holds it; otherwise the
+    model is exported again (with a note when that file differs from the one timed)."""
     from roofline.calibration.measure import layer_tables
     from roofline.calibration.runtime_data import deployed_tables
+    from roofline.graph.deployed import deployed_layer_table
+    from roofline.graph.deployed_file import read_deployed
+    from roofline.runtimes.export import exports_dir
 
     keys = [(m, int(r) if pd.notna(r) else None, "int8")
             for m, r in zip(df["model"], df["resolution"])]
-    dep = deployed_tables(keys, "tflite", progress=progress)
+    files = timed_files(df, exports_dir())
+    dep = {k: deployed_layer_table(read_deployed(files[k[0]])) for k in keys if k[0] in files}
+    missing = [k for k in keys if k not in dep]
+    if missing:
+        progress(f"{len(missing)} of {len(keys)} timed files are not in the export cache: "
+                 "exporting them again")
+        dep.update(deployed_tables(missing, "tflite", progress=progress))
     torch_t = layer_tables(keys, fusion=fusion, progress=progress)
     return [dep[k] for k in keys], [torch_t[k] for k in keys]
 

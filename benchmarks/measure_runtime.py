@@ -10,6 +10,8 @@ from the roofline trace, and the 1-minute load average when it was timed (this m
 shared; a load above the core count inflates latencies).
 
 A model the converter rejects is a row with ``status`` failed and the reason, never dropped.
+Each row carries ``file_sha256``, the digest of the .tflite it timed
+(``benchmarks/accuracy_runtime.py`` reads that file from the export cache when it is there).
 Rows are journalled (JSONL) as they land, so an interrupted run resumes where it stopped; a
 model during which a previous run died is recorded as ``crashed`` (``--retry`` tries failed
 and crashed models again). The CSV is rewritten (atomically) after every model.
@@ -23,6 +25,7 @@ median of repeats is not; ``--retime-load L`` re-times rows measured above load 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -48,7 +51,7 @@ COLUMNS = ["model", "family", "arch", "resolution", "gmacs", "dtype", "runtime",
            "runs", "repeats", "partitions",
            "undelegated_ops", "undelegated", "float_ops", "float_op_counts", "transposes",
            "quantize_ops", "dequantize_ops", "ops", "op_counts", "load1", "status", "error",
-           "device"]  # the journal also keeps "file", the export a row timed (--retime-load)
+           "device", "file_sha256"]  # the journal also keeps "file", the export a row timed (--retime-load)
 
 # timm models by family; (family, architecture class). Interleaved when run, so a partial
 # dataset covers every family.
@@ -163,7 +166,13 @@ def measure_one(model: str, family: str, arch: str, max_gmacs: float) -> dict[st
         return {**row, "status": "failed",
                 "error": f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"}
     return {**row, **measured, "runtime": "litert", "load1": round(load, 2), "status": "ok",
-            "error": "", "file": str(path)}
+            "error": "", "file": str(path), "file_sha256": sha256(path)}
+
+
+def sha256(path: Path) -> str:
+    """The digest of the file that was timed: the accuracy benchmark analyses that very file
+    when the export cache still holds it (a later export may differ)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def export_only(todo: list[tuple[str, str, str]], shard: str, max_gmacs: float) -> int:
