@@ -91,7 +91,7 @@ def tables(df: pd.DataFrame, fusion: str, progress: Callable[[str], None]
            ) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
     """(deployed .tflite tables, torch tables) of every row, in row order. A row's deployed
     table is read from the file that was timed when the export cache holds it; otherwise the
-    model is exported again (with a note when that file differs from the one timed)."""
+    model is exported again (the same file when the export code is unchanged)."""
     from roofline.calibration.measure import layer_tables
     from roofline.calibration.runtime_data import deployed_tables
     from roofline.graph.deployed import deployed_layer_table
