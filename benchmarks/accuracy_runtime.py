@@ -98,7 +98,7 @@ def tables(df: pd.DataFrame, fusion: str, progress: Callable[[str], None]
     from roofline.graph.deployed_file import read_deployed
     from roofline.runtimes.export import exports_dir
 
-    keys = [(m, int(r) if pd.notna(r) else None, "int8")
+    keys = [(m, int(r) if pd.notna(r) else None, "int8", None)
             for m, r in zip(df["model"], df["resolution"])]
     files = timed_files(df, exports_dir())
     dep = {k: deployed_layer_table(read_deployed(files[k[0]])) for k in keys if k[0] in files}

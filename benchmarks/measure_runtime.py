@@ -85,7 +85,7 @@ TIMM: dict[tuple[str, str], list[str]] = {
     ("EfficientViT", "hybrid"): ["efficientvit_m0", "efficientvit_m2", "efficientvit_m4",
                                  "efficientvit_b0"],
     ("MaxViT", "hybrid"): ["coatnet_nano_rw_224", "maxvit_nano_rw_256", "gcvit_xxtiny"],
-    ("FastViT", "hybrid"): ["fastvit_t12", "fastvit_sa12", "fastvit_mci0"],
+    ("FastViT", "hybrid"): ["fastvit_t12", "fastvit_mci0"],
     ("LeViT", "hybrid"): ["levit_128s", "levit_128", "levit_256"],
     ("EdgeNeXt", "hybrid"): ["edgenext_xx_small", "edgenext_x_small", "edgenext_small"],
     ("EfficientFormer", "hybrid"): ["efficientformer_l1", "efficientformerv2_s0",

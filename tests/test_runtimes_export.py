@@ -339,3 +339,35 @@ def test_calibration_leaves_out_batches_that_overflow():
     assert len(keep) == 1 and keep[0] is up
     with pytest.raises(ExportError, match="inf/NaN on every calibration batch"):
         export_mod._finite_batches(Overflows(), [down, down], "m")
+
+
+def test_shares_with_a_float_tensor_are_dropped():
+    """A view sharing its quantisation with an op left in float points at nothing;
+    prepare_pt2e failed on that with KeyError (EdgeNeXt, GhostNetV2). Such ops stay float,
+    shares with a quantised tensor stay."""
+    from torchao.quantization.pt2e.quantizer import (
+        QuantizationAnnotation,
+        SharedQuantizationSpec,
+    )
+
+    from roofline.runtimes.quantize import drop_dangling_shares
+
+    class Chain(nn.Module):
+        def forward(self, x):
+            a = x * 2.0           # float (left unannotated)
+            b = a.permute(0, 2, 3, 1)   # shares with a: dangling
+            c = torch.relu(x)     # quantised
+            d = c.permute(0, 2, 3, 1)   # shares with c: fine
+            return b, d
+
+    gm = torch.export.export(Chain(), (torch.randn(1, 2, 3, 3),)).module()
+    nodes = {n.name: n for n in gm.graph.nodes}
+    act = QuantizationAnnotation(output_qspec=object(), _annotated=True)
+    nodes["relu"].meta["quantization_annotation"] = act
+    for view, src in (("permute", "mul"), ("permute_1", "relu")):
+        share = SharedQuantizationSpec(nodes[src])
+        nodes[view].meta["quantization_annotation"] = QuantizationAnnotation(
+            input_qspec_map={nodes[src]: share}, output_qspec=share, _annotated=True)
+    drop_dangling_shares(gm, SharedQuantizationSpec)
+    assert "quantization_annotation" not in nodes["permute"].meta
+    assert nodes["permute_1"].meta["quantization_annotation"]._annotated

@@ -52,8 +52,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["make_quantizer", "multi_query_attention", "rewrite_for_xnnpack",
-           "scalars_to_tensors"]
+__all__ = ["drop_dangling_shares", "make_quantizer", "multi_query_attention",
+           "rewrite_for_xnnpack", "scalars_to_tensors"]
 
 
 def _aten() -> Any:
@@ -313,6 +313,39 @@ def make_quantizer(*, extra: bool = True) -> Any:
                     n.meta["quantization_annotation"] = QuantizationAnnotation(
                         input_qspec_map={src: spec}, output_qspec=spec, _annotated=True)
             propagate_annotation(model)
-            return model
+            return drop_dangling_shares(model, SharedQuantizationSpec)
 
     return _Quantizer().set_global(config)
+
+
+def drop_dangling_shares(model: Any, shared_spec: type) -> Any:
+    """Leave in float every op whose quantisation is shared with a tensor that is not
+    quantised: litert-torch's annotations share a view's parameters with its input, and once
+    an input is left float (an attention core, say) the share points at nothing, which
+    ``prepare_pt2e`` failed on with ``KeyError`` (EdgeNeXt, GhostNetV2 did not convert)."""
+
+    def annotation(n: Any) -> Any:
+        a = n.meta.get("quantization_annotation")
+        return a if a is not None and a._annotated else None
+
+    def resolves(spec: Any) -> bool:
+        if not isinstance(spec, shared_spec):
+            return True
+        root = spec.edge_or_node
+        if isinstance(root, tuple):  # an input edge (producer, consumer)
+            a = annotation(root[1])
+            return a is not None and root[0] in a.input_qspec_map and \
+                resolves(a.input_qspec_map[root[0]])
+        a = annotation(root)
+        return a is not None and a.output_qspec is not None and resolves(a.output_qspec)
+
+    changed = True
+    while changed:
+        changed = False
+        for n in model.graph.nodes:
+            a = annotation(n)
+            specs = [] if a is None else [*a.input_qspec_map.values(), a.output_qspec]
+            if any(s is not None and not resolves(s) for s in specs):
+                del n.meta["quantization_annotation"]
+                changed = True
+    return model
