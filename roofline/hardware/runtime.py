@@ -62,6 +62,9 @@ PARAMETERS: Mapping[str, str] = MappingProxyType({
     "conv_efficiency": "share of the device's peak that dense convolutions and fully "
                        "connected layers reach (CONV_2D, FULLY_CONNECTED, Conv, Gemm)",
     "depthwise_efficiency": "share of the peak that depthwise convolutions reach",
+    "large_depthwise_efficiency": "the same for depthwise convolutions of more than 25 taps "
+                                  "(7x7 and up: XNNPACK runs up to 5x5 in one pass over the "
+                                  "input, larger kernels in several)",
     "matmul_efficiency": "share of the peak that products of two activations reach "
                          "(BATCH_MATMUL, MatMul of activations, attention)",
     "memory_efficiency": "effective bandwidth of a layer's bytes, as a multiple of the "

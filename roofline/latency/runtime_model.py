@@ -62,7 +62,12 @@ COMPUTE_GROUPS: Mapping[str, str] = {
     **{k: "matmul_efficiency" for k in ("matmul", "attention")},
 }
 #: compute-efficiency parameters, in the order of the group index (0 = none)
-EFFICIENCY_OF = ("conv_efficiency", "depthwise_efficiency", "matmul_efficiency")
+EFFICIENCY_OF = ("conv_efficiency", "depthwise_efficiency", "matmul_efficiency",
+                 "large_depthwise_efficiency")
+#: a depthwise convolution with more taps (MACs per output element) than this is "large":
+#: XNNPACK's single-pass depthwise kernels go up to 25 taps (5x5), larger ones take several
+#: passes over the input (its multipass kernels)
+SINGLE_PASS_TAPS = 25
 _DTYPE_LABEL = {"float32": "fp32", "float64": "fp32", "float16": "fp16", "bfloat16": "bf16"}
 
 
@@ -114,6 +119,9 @@ def layer_features(table: pd.DataFrame, dtype: str) -> pd.DataFrame:
     deployed columns) is all ``dtype``, no islands, no partitions."""
     kinds = table["op"].astype(str)
     group = kinds.map({k: EFFICIENCY_OF.index(v) + 1 for k, v in COMPUTE_GROUPS.items()})
+    dw = (group == EFFICIENCY_OF.index("depthwise_efficiency") + 1).to_numpy()
+    large = dw & (_taps(table, dw) > SINGLE_PASS_TAPS)
+    group = group.mask(large, EFFICIENCY_OF.index("large_depthwise_efficiency") + 1)
     n = len(table)
     deployed = "act_dtype" in table
     if deployed:
@@ -136,6 +144,20 @@ def layer_features(table: pd.DataFrame, dtype: str) -> pd.DataFrame:
         "island_op": island_op,
         "partition": part.astype(np.int64),
     }, index=table.index)
+
+
+def _taps(table: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """MACs per output element (a depthwise kernel's taps) of the layers at ``rows``; 0
+    elsewhere, and where the table has no output shape."""
+    out = np.zeros(len(table))
+    if "output_shape" not in table or not rows.any():
+        return out
+    shapes = table["output_shape"].to_numpy()[rows]
+    elems = np.array([float(np.prod([int(d) for d in str(s).split(",")[0].split("x")
+                                     if d.strip().isdigit()] or [0])) for s in shapes])
+    macs = table["macs"].to_numpy(dtype=float)[rows]
+    out[rows] = np.divide(macs, elems, out=np.zeros_like(macs), where=elems > 0)
+    return out
 
 
 def _values(runtime: Any) -> dict[str, float]:
