@@ -29,6 +29,7 @@ from roofline.latency.equation import layer_times
 from roofline.latency.runtime_model import (
     DeviceRoofs,
     RuntimeData,
+    layer_features,
     runtime_layer_times,
     runtime_totals,
 )
@@ -262,3 +263,19 @@ def test_parse_free():
         parse_free("peak,conv_efficiency", rt)
     with pytest.raises(FitError, match="names no parameter"):
         parse_free(",", rt)
+
+
+def test_large_depthwise_kernels_have_their_own_efficiency():
+    """Taps = MACs per output element: a 3x3 (9) or 5x5 (25) depthwise conv runs at
+    depthwise_efficiency, a 7x7 (49) at large_depthwise_efficiency."""
+    t = deployed([("dwconv2d", 9 * 1e4, 1e3, "int8", False, True, 0),
+                  ("dwconv2d", 25 * 1e4, 1e3, "int8", False, True, 0),
+                  ("dwconv2d", 49 * 1e4, 1e3, "int8", False, True, 0)])
+    t["output_shape"] = ["1x10x10x100"] * 3  # 1e4 output elements
+    assert list(layer_features(t, "int8")["group"]) == [2, 2, 4]
+    v = {**TRUE, "large_depthwise_efficiency": 0.02}
+    out = runtime_layer_times(t, DEV, v)
+    assert list(out["compute_s"]) == pytest.approx([9e4 / (6e10 * 0.2), 25e4 / (6e10 * 0.2),
+                                                    49e4 / (6e10 * 0.02)])
+    # without an output shape (a table that does not say) every depthwise conv is "small"
+    assert list(layer_features(t.drop(columns="output_shape"), "int8")["group"]) == [2, 2, 2]
