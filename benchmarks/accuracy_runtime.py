@@ -189,8 +189,12 @@ def write_runtime(a: argparse.Namespace, runtime: Any, full: Any, result: dict[s
     from roofline.hardware.runtime import runtime_yaml
 
     today = datetime.date.today().isoformat()
-    cmd = (f"python benchmarks/accuracy_runtime.py --csv {a.csv} --hw {a.hw} --latency "
-           f"{a.latency} --params {a.params} --write-runtime {a.write_runtime}")
+    def rel(x: Any) -> str:  # repository paths as the repository names them
+        x = Path(x)
+        return str(x.relative_to(ROOT)) if x.is_absolute() and x.is_relative_to(ROOT) else str(x)
+
+    cmd = (f"python benchmarks/accuracy_runtime.py --csv {rel(a.csv)} --hw {rel(a.hw)} --latency "
+           f"{a.latency} --params {a.params} --write-runtime {rel(a.write_runtime)}")
     notes = {k: PARAMETERS[k] + (f"; {full.values[k] / full.device.peak * 1e6:.3g} us at "
                                  f"{full.device.peak / 1e9:.3g} GMAC/s"
                                  if k.endswith("_macs") else "") for k in full.free}
