@@ -75,8 +75,9 @@ class Analysis:
     notes: list[str] = field(default_factory=list)
 
     def top(self, k: int = 10) -> pd.DataFrame:
-        """The k costliest layers (by predicted time on the device, else by MACs)."""
-        key = "latency_s" if "latency_s" in self.layers else "macs"
+        """The k costliest layers: by the runtime-aware time when the device's runtime runs
+        this graph, else by the roofline's predicted time, else by MACs."""
+        key = next(c for c in ("runtime_latency_s", "latency_s", "macs") if c in self.layers)
         return self.layers.sort_values(key, ascending=False, kind="stable").head(k)
 
     def by_module(self, depth: int = 1) -> pd.DataFrame:
@@ -295,7 +296,9 @@ def analyze_deployed(path: Any, hw: str | HardwareProfile | Roof | None = None, 
         # efficiencies and overheads, beside the plain roofline (what-ifs apply to both)
         device = DeviceRoofs.of(profile, d).scaled(roof.peak_macs_per_s,
                                                    roof.mem_bw_bytes_per_s)
-        tot.update(runtime_estimate(layers, device, runtime))
+        per_layer, extra = runtime_estimate(layers, device, runtime)
+        layers = layers.assign(runtime_latency_s=per_layer)
+        tot.update(extra)
     tr = g.trace
     tot["params"] = tr.param_count
     shapes = [list(r.shape) for r in tr.inputs]

@@ -709,8 +709,12 @@ def test_runtime_aware_latency_of_a_deployed_file_by_hand(exported, tmp_path):
             + len(a.layers) * 1e4 / peak)
     assert a.totals["runtime"] == "rt" and a.totals["runtime_latency_s"] == pytest.approx(hand)
     assert a.totals["runtime_latency_s"] != pytest.approx(a.totals["latency_s"])
+    # per layer: the runtime-aware time, which orders the costliest layers
+    assert a.layers["runtime_latency_s"].sum() == pytest.approx(hand)
+    assert a.top(1).index[0] == a.layers["runtime_latency_s"].idxmax()
     r = CliRunner().invoke(main, ["analyze", str(path), "--hw", str(dev)])
     assert r.exit_code == 0 and "runtime-aware" in r.output and "on rt" in r.output
+    assert "layers by runtime-aware time" in r.output and "rt ms" in r.output
     # a device without a runtime, or whose runtime runs another graph: the plain roofline only
     assert "runtime_latency_s" not in roofline.analyze(str(path), hw="h100_sxm").totals
     assert "runtime_latency_s" not in roofline.analyze(

@@ -215,15 +215,18 @@ def runtime_totals(times: pd.DataFrame) -> dict[str, Any]:
 
 
 def runtime_estimate(layers: pd.DataFrame, device: DeviceRoofs, runtime: Any
-                     ) -> dict[str, Any]:
-    """The totals an analysis adds for a runtime with parameters: ``runtime`` (its id),
-    ``runtime_latency_s`` (the runtime-aware latency, reported beside the plain roofline's
-    ``latency_s``), ``runtime_overhead_s`` (its fixed costs) and ``runtime_fitted_on`` (the
-    source of its parameters)."""
-    t = runtime_totals(runtime_layer_times(layers, device, runtime))
+                     ) -> tuple[np.ndarray, dict[str, Any]]:
+    """What an analysis adds for a runtime with parameters: each layer's runtime-aware time
+    (seconds, its share of the fixed costs included) and the totals ``runtime`` (its id),
+    ``runtime_latency_s`` (reported beside the plain roofline's ``latency_s``),
+    ``runtime_overhead_s`` (its fixed costs) and ``runtime_fitted_on`` (the source of its
+    parameters)."""
+    times = runtime_layer_times(layers, device, runtime)
+    t = runtime_totals(times)
     sources = sorted({p.source for p in getattr(runtime, "parameters", {}).values()})
-    return {"runtime": runtime.id, "runtime_latency_s": t["latency_s"],
-            "runtime_overhead_s": t["overhead_s"], "runtime_fitted_on": "; ".join(sources)}
+    return times["latency_s"].to_numpy(), {
+        "runtime": runtime.id, "runtime_latency_s": t["latency_s"],
+        "runtime_overhead_s": t["overhead_s"], "runtime_fitted_on": "; ".join(sources)}
 
 
 # --------------------------------------------------------------------- many models, flat

@@ -70,21 +70,29 @@ def _device_lines(a: Analysis) -> list[str]:
 def _top_rows(a: Analysis, k: int) -> tuple[list[list[Any]], list[str], str]:
     top = a.top(k)
     has_time = "latency_s" in top
+    has_runtime = "runtime_latency_s" in top
     total_time = a.totals.get("latency_s") or 0.0
+    total_runtime = a.totals.get("runtime_latency_s") or 0.0
     total_macs = a.totals["macs"] or 1
     rows = []
     for i, r in top.iterrows():
         row = [i, r["name"] or "(model)", r["op"], si(r["macs"]), si(r["bytes"], "B"),
                f"{r['intensity']:.3g}"]
-        if has_time:
+        if has_runtime:
+            share = r["runtime_latency_s"] / total_runtime if total_runtime else 0.0
+            row += [ms(r["latency_s"]), r["bound"], ms(r["runtime_latency_s"]), f"{share:.1%}"]
+        elif has_time:
             share = r["latency_s"] / total_time if total_time else 0.0
             row += [ms(r["latency_s"]), r["bound"], f"{share:.1%}"]
         else:
             row += [f"{r['macs'] / total_macs:.1%}"]
         rows.append(row)
     headers = ["#", "layer", "op", "MACs", "bytes", "MACs/B"]
-    headers += ["time ms", "bound", "share"] if has_time else ["share of MACs"]
-    align = "rllrrr" + ("rlr" if has_time else "r")
+    if has_runtime:
+        headers += ["roofline ms", "bound", f"{a.totals['runtime']} ms", "share"]
+    else:
+        headers += ["time ms", "bound", "share"] if has_time else ["share of MACs"]
+    align = "rllrrr" + ("rlrr" if has_runtime else "rlr" if has_time else "r")
     return rows, headers, align
 
 
@@ -137,7 +145,8 @@ def analysis_text(a: Analysis, top: int = 10) -> str:
                      f"top-1 {p['top1']}%")
     if top > 0:
         rows, headers, align = _top_rows(a, top)
-        by = "predicted time" if "latency_s" in t else "MACs"
+        by = ("runtime-aware time" if "runtime_latency_s" in t else
+              "predicted time" if "latency_s" in t else "MACs")
         lines += ["", f"top {len(rows)} layers by {by}", render_table(rows, headers, align)]
     lines += ["", _coverage_line(a)]
     if a.roof is not None:
