@@ -8,7 +8,9 @@ bandwidth ``B``, and a runtime (``roofline.hardware.runtime``)::
         + (a n_ops + b n_partitions + c n_island_ops) / P                          (overheads)
 
 - ``e_k`` is the efficiency of the layer's kind: ``conv_efficiency`` (dense convolutions and
-  fully connected layers), ``depthwise_efficiency``, ``matmul_efficiency`` (a product of two
+  fully connected layers), ``depthwise_efficiency`` (up to 25 taps: 3x3, 5x5),
+  ``large_depthwise_efficiency`` (more taps: 7x7 and up, where XNNPACK leaves its single-pass
+  kernels; taps = MACs per output element), ``matmul_efficiency`` (a product of two
   activations); kinds without MACs use 1 (their compute term is zero).
 - ``m_i`` is ``memory_efficiency``, or ``island_memory_efficiency`` for an island layer: one
   that computes in float inside a quantised graph (``float_island``), or that runs outside
