@@ -718,7 +718,7 @@ def test_runtime_aware_latency_of_a_deployed_file_by_hand(exported, tmp_path):
     # a device without a runtime, or whose runtime runs another graph: the plain roofline only
     assert "runtime_latency_s" not in roofline.analyze(str(path), hw="h100_sxm").totals
     assert "runtime_latency_s" not in roofline.analyze(
-        str(exported("group", "onnx", "int8")), hw=str(dev)).totals
+        str(exported("bmm", "onnx", "int8")), hw=str(dev)).totals
 
 
 @pytest.mark.parametrize("args, fragment", [

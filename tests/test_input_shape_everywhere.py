@@ -165,6 +165,7 @@ def attribute():
 '''
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("factory,size", [("declared", 20), ("attribute", 24)])
 def test_export_takes_the_shape_a_model_declares(factory: str, size: int, tmp_path: Path,
                                                  monkeypatch) -> None:
