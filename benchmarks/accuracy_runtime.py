@@ -1,6 +1,6 @@
 """How well does the runtime-aware roofline predict LiteRT int8 latency? By family, honestly.
 
-    python benchmarks/accuracy_runtime.py                  # the table, ~3-5 min (exports cached)
+    python benchmarks/accuracy_runtime.py                  # the table, ~2 min once traces are cached (x5 with the ablation)
     python benchmarks/accuracy_runtime.py --json out.json  # every number as JSON too
 
 Data: ``docs/runtime_measured_litert_int8.csv`` (``benchmarks/measure_runtime.py``: every zoo

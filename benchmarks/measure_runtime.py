@@ -1,6 +1,6 @@
 """The measured dataset of issue 11: LiteRT int8 latency of many models on this machine.
 
-Every zoo model and 80 timm models of every family (convnets, ViTs, hybrids, MetaFormers) at
+Every zoo model and 99 timm models of every family (convnets, ViTs, hybrids, MetaFormers) at
 their default resolutions (models over ``--max-gmacs`` are listed as skipped) are exported to
 int8 .tflite (``roofline.runtimes.export``: PT2E static quantisation, seeded calibration) and
 timed on LiteRT with XNNPACK, one thread (``roofline.runtimes.measure``: warm-up, 7 repeats of
