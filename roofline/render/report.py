@@ -12,6 +12,8 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from roofline import __version__
+from roofline.errors import RooflineError
+from roofline.hardware.runtime import get_runtime
 from roofline.render.tables import (csv_text, frame_csv, markdown_table, render_table, to_json,
                                     wrap)
 from roofline.units import column_decimals, ms, si
@@ -105,6 +107,19 @@ def _coverage_line(a: Analysis) -> str:
             f"(bytes counted, MACs unknown): {listed}")
 
 
+def _deployed_runtime(a: Analysis) -> str | None:
+    """The runtime of a torch-traced analysis' device when that runtime runs a deployed file
+    (so ``--deployed`` would add its runtime-aware latency); None otherwise."""
+    name = getattr(a.profile, "runtime", None)
+    if not name or a.fusion == "deployed":
+        return None
+    try:
+        graph = get_runtime(name).graph
+    except RooflineError:
+        return None
+    return name if graph != "torch" else None
+
+
 def analysis_text(a: Analysis, top: int = 10) -> str:
     """The human-readable report of ``roofline analyze``."""
     t = a.totals
@@ -152,6 +167,10 @@ def analysis_text(a: Analysis, top: int = 10) -> str:
     if a.roof is not None:
         lines.append("note      roofline latency is a bound for ranking, not a measurement; "
                      "1 MAC = 2 FLOPs")
+        runtime = _deployed_runtime(a)
+        if runtime:
+            lines.append(f"          {a.roof.hardware_id} is measured with {runtime}: --deployed "
+                         "analyses the graph it runs, with its runtime-aware latency")
     return "\n".join(lines)
 
 
