@@ -97,7 +97,7 @@ def _deployed_file(model: str, profile: object, dtype: str | None, resolution: i
                             f"deployed file (runtime: litert_xnnpack, onnxruntime_cpu); "
                             f"{getattr(profile, 'id', profile)} has runtime {name or 'none'}")
     d = dtype or getattr(profile, "default_dtype", "int8")
-    click.echo(f"exporting {model} to {graph} {d} for {name} (cached after the first time)",
-               err=True)
-    path = export(model, graph, d, resolution=resolution, input_shape=input_shape)
+    path = export(model, graph, d, resolution=resolution, input_shape=input_shape,
+                  progress=lambda m: click.echo(f"{m} for {name} (cached after the first "
+                                                "time)", err=True))
     return str(path), f"{model} (deployed .{graph} {d})"

@@ -174,10 +174,12 @@ def _input_shape(model: Any, resolution: int | None, input_shape: Any,
     (``roofline.analysis.model_input``): an explicit shape, a resolution, what the model
     declares (a factory's ``(model, input_shape)``, an ``input_shape`` attribute), the
     source's default resolution."""
+    import torch  # deferred: heavy import
+
     from roofline.analysis import _is_shape_list, model_input  # deferred: pandas
 
     src = resolve(model) if isinstance(model, str) else None
-    if src is None and not isinstance(model, _nn_module()):
+    if src is None and not isinstance(model, torch.nn.Module):
         raise InputError(f"cannot export a {type(model).__name__}; expected a model name or an "
                          "nn.Module")
     label = src.label if src is not None else type(model).__name__
@@ -193,13 +195,6 @@ def _input_shape(model: Any, resolution: int | None, input_shape: Any,
         raise InputError(f"{label}: export takes a model with one input; it declares "
                          f"{len(shape)} input shapes")
     return tuple(int(s) for s in shape)
-
-
-def _nn_module() -> type:
-    """torch.nn.Module (torch is imported when first needed)."""
-    import torch  # deferred: heavy import
-
-    return torch.nn.Module
 
 
 def _identity(model: Any) -> tuple[str, str]:
@@ -248,16 +243,11 @@ def _finite_batches(module: nn.Module, batches: list[torch.Tensor], label: str
 def _real_module(model: Any, x: torch.Tensor) -> nn.Module:
     """The module to export: a named model built and initialised as ``roofline measure``
     does; a user's module copied (materialised when it lives on meta)."""
-    import torch  # deferred: heavy import
-
     if isinstance(model, str):
         module = materialise(resolve(model).build("inference"), seed=SEED)
         calibrate_scale(module, x)
         return module.eval()
-    if not isinstance(model, torch.nn.Module):
-        raise InputError(f"cannot export a {type(model).__name__}; expected a model name or an "
-                         "nn.Module")
-    module = copy.deepcopy(model)
+    module = copy.deepcopy(model)  # a module: _input_shape refused anything else
     if any(t.device.type == "meta" for t in [*module.parameters(), *module.buffers()]):
         module = materialise(module, seed=SEED)
         calibrate_scale(module, x)

@@ -120,17 +120,18 @@ def _sdpa_args(node: Any) -> dict[str, Any] | None:
     return args
 
 
-def _repeat_heads(graph: Any, t: Any, h: int) -> Any:
+def _repeat_heads(call: Any, t: Any, h: int) -> Any:
     """``t`` (B, 1, M, d) concatenated ``h`` times along dim 1, two inputs per concatenation
-    (XNNPACK's concatenate takes at most five inputs: MNv4-Hybrid-L has 8 heads)."""
+    (XNNPACK's concatenate takes at most five inputs: MNv4-Hybrid-L has 8 heads); ``call``
+    adds a node to the graph."""
     cat = _aten().cat.default
     out, block, n = None, t, h
     while n:
         if n & 1:
-            out = block if out is None else graph.call_function(cat, ([out, block], 1))
+            out = block if out is None else call(cat, ([out, block], 1))
         n >>= 1
         if n:
-            block = graph.call_function(cat, ([block, block], 1))
+            block = call(cat, ([block, block], 1))
     return out
 
 
@@ -159,18 +160,21 @@ def multi_query_attention(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
         if not (kh == vh == 1 and h > 1 and kb == b):
             continue
         scale = args.get("scale") or 1.0 / math.sqrt(d)
+        # new nodes keep the attention's provenance (module path), not its output's value
+        keep = {key: val for key, val in node.meta.items() if key not in ("val", "tensor_meta")}
+
+        def call(target: Any, call_args: tuple, keep: dict = keep) -> Any:
+            new = graph.call_function(target, call_args)
+            new.meta = dict(keep)
+            return new
+
         with graph.inserting_before(node):
-            call = graph.call_function
             q3 = call(aten.reshape.default, (call(aten.mul.Tensor, (q, scale)), [b * h, n, d]))
-            k3 = call(aten.reshape.default, (_repeat_heads(graph, k, h), [b * h, m, d]))
-            v3 = call(aten.reshape.default, (_repeat_heads(graph, v, h), [b * h, m, dv]))
+            k3 = call(aten.reshape.default, (_repeat_heads(call, k, h), [b * h, m, d]))
+            v3 = call(aten.reshape.default, (_repeat_heads(call, v, h), [b * h, m, dv]))
             logits = call(aten.bmm.default, (q3, call(aten.transpose.int, (k3, 1, 2))))
             probs = call(aten._softmax.default, (logits, -1, False))
             out = call(aten.reshape.default, (call(aten.bmm.default, (probs, v3)), [b, h, n, dv]))
-        keep = {key: val for key, val in node.meta.items() if key not in ("val", "tensor_meta")}
-        for new in graph.nodes:
-            if new is not node and not new.meta and new.op == "call_function":
-                new.meta = dict(keep)
         out.meta = dict(node.meta)
         node.replace_all_uses_with(out)
         graph.erase_node(node)
